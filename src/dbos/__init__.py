@@ -1,0 +1,48 @@
+"""dbos: durable workflows for Python, checkpointed in SQLite or Postgres."""
+
+import sys as _sys
+
+from dbos import _error
+from dbos import _error as error
+from dbos._api.context_managers import (
+    DBOSContextEnsure,
+    DBOSContextSetAuth,
+    SetWorkflowAttributes,
+    SetWorkflowID,
+    SetWorkflowTimeout,
+)
+from dbos._api.dbos import DBOS
+from dbos._api.decorators import StepOptions
+from dbos._core.serialization import (
+    DBOSPortableJSONSerializer,
+    PortableWorkflowError,
+    Serializer,
+    WorkflowSerializationFormat,
+)
+from dbos._core.status import WorkflowStatusString
+from dbos._runtime.handles import WorkflowHandle, WorkflowHandleAsync
+from dbos._runtime.introspection import WorkflowStatus
+from dbos.config import DBOSConfig
+
+# `from dbos.error import DBOSException` works as well as `dbos.error.DBOSException`.
+_sys.modules[__name__ + ".error"] = _error
+
+__all__ = [
+    "DBOS",
+    "DBOSConfig",
+    "DBOSContextEnsure",
+    "DBOSContextSetAuth",
+    "DBOSPortableJSONSerializer",
+    "PortableWorkflowError",
+    "Serializer",
+    "SetWorkflowAttributes",
+    "SetWorkflowID",
+    "SetWorkflowTimeout",
+    "StepOptions",
+    "WorkflowHandle",
+    "WorkflowHandleAsync",
+    "WorkflowSerializationFormat",
+    "WorkflowStatus",
+    "WorkflowStatusString",
+    "error",
+]

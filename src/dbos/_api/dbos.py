@@ -1,0 +1,17 @@
+"""The DBOS class: one facade over lifecycle, decorators, workflow calls and properties."""
+
+from __future__ import annotations
+
+from dbos._api.decorators import DecoratorsAPI
+from dbos._api.lifecycle import LifecycleAPI
+from dbos._api.properties import PropertiesAPI
+from dbos._api.workflows import WorkflowsAPI
+
+
+class DBOS(LifecycleAPI, DecoratorsAPI, WorkflowsAPI, PropertiesAPI):
+    """The DBOS runtime: a process-wide singleton built with ``DBOS(config=...)``.
+
+    Decorate functions with ``@DBOS.workflow()`` and ``@DBOS.step()``, call
+    ``DBOS.launch()``, then call workflows as ordinary functions: their progress is
+    checkpointed, and after a crash they resume from their last completed step.
+    """

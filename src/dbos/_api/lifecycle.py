@@ -1,0 +1,213 @@
+"""DBOS lifecycle and the composition root: construct, launch, destroy, reset.
+
+This is the one place that picks a storage backend (through ``_storage.factory``) and wires
+storage, runtime and services together.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from importlib import metadata
+from typing import Any
+
+from dbos._core.settings import InvalidSettings, Settings, process_config
+from dbos._core.status import INTERNAL_QUEUE
+from dbos._core.versioning import (
+    PATCHING_VERSION,
+    compute_application_version,
+    fallback_application_version,
+)
+from dbos._error import DBOSInitializationError
+from dbos._runtime.recovery import recover_pending_workflows
+from dbos._runtime.registry import Registry, discard_global_registry, global_registry
+from dbos._runtime.runtime import Runtime
+from dbos._services.queue_runner import QueueRunnerService
+from dbos._storage import factory
+from dbos._storage.migrator import SchemaError
+from dbos._api.state import state
+from dbos.config import DBOSConfig
+
+logger = logging.getLogger("dbos")
+
+
+def package_version() -> str:
+    try:
+        return metadata.version("dbos")
+    except metadata.PackageNotFoundError:
+        return "0.0.0"
+
+
+def configure_logging(level: str) -> None:
+    logger.setLevel(level)
+    if not any(getattr(h, "_dbos_handler", False) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s [%(levelname)8s] (dbos:%(filename)s:%(lineno)s) %(message)s")
+        )
+        handler._dbos_handler = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
+def configured_app_version(settings: Settings) -> str | None:
+    """The version fixed by the environment or configuration, if any (spec order)."""
+    env_version = os.environ.get("DBOS__APPVERSION")
+    if os.environ.get("DBOS__CLOUD") == "true" and env_version:
+        return env_version
+    if settings.application_version:
+        return settings.application_version
+    if settings.enable_patching:
+        return PATCHING_VERSION
+    return env_version or None
+
+
+def computed_app_version(settings: Settings, registry: Registry) -> str:
+    try:
+        return compute_application_version(registry.sources(), package_version(), settings.app_name)
+    except Exception:  # a source we cannot read must not stop the launch
+        return fallback_application_version(settings.app_name)
+
+
+def open_database(settings: Settings) -> Any:
+    try:
+        db = factory.open_system_database(
+            settings.system_database_url,
+            schema=settings.schema,
+            pool_size=settings.sys_db_pool_size,
+            sqlite_synchronous=settings.sqlite_synchronous,
+            create=settings.run_migrations,
+        )
+    except SchemaError as exc:
+        raise DBOSInitializationError(str(exc)) from exc
+    try:
+        if settings.run_migrations:
+            db.migrator.migrate()
+        else:
+            db.migrator.verify()
+    except SchemaError as exc:
+        db.close()
+        raise DBOSInitializationError(str(exc)) from exc
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+class LifecycleAPI:
+    """Constructing, launching and destroying the process-wide DBOS instance."""
+
+    _settings: Settings
+    _initialized: bool = False
+    _queue_runner: QueueRunnerService | None = None
+
+    def __new__(
+        cls,
+        *,
+        config: DBOSConfig,
+        fastapi: Any = None,
+        flask: Any = None,
+        conductor_url: str | None = None,
+        conductor_key: str | None = None,
+    ) -> Any:
+        if state.instance is None:
+            state.instance = super().__new__(cls)
+        return state.instance
+
+    def __init__(
+        self,
+        *,
+        config: DBOSConfig,
+        fastapi: Any = None,
+        flask: Any = None,
+        conductor_url: str | None = None,
+        conductor_key: str | None = None,
+    ) -> None:
+        if self._initialized:
+            return  # the singleton keeps its first configuration
+        try:
+            self._settings = process_config(config)
+        except InvalidSettings as exc:
+            state.instance = None  # a half-initialised singleton must not linger
+            raise DBOSInitializationError(str(exc)) from exc
+        configure_logging(self._settings.log_level)
+        self._initialized = True
+
+    @classmethod
+    def launch(cls) -> None:
+        """Connect to the system database, migrate it, recover pending workflows, start work."""
+        instance = state.instance
+        if instance is None:
+            logger.warning("DBOS.launch() called before DBOS(config=...) was constructed")
+            return
+        if state.runtime is not None:
+            logger.info("DBOS was already launched")
+            return
+        try:
+            instance._launch()
+        except Exception:
+            logger.exception("DBOS failed to launch")
+            raise
+
+    def _launch(self) -> None:
+        settings = self._settings
+        registry = global_registry()
+        app_version = configured_app_version(settings) or computed_app_version(settings, registry)
+        executor_id = settings.executor_id or os.environ.get("DBOS__VMID") or "local"
+        db = open_database(settings)
+        try:
+            db.versions.register(app_version, settings.app_name, time.time_ns() // 1_000_000)
+            rt = Runtime(settings, db, registry, app_version=app_version, executor_id=executor_id)
+            runner = QueueRunnerService(rt, lambda: [INTERNAL_QUEUE])
+            rt.wake_queues = runner.wake
+            state.runtime = rt
+            self._queue_runner = runner
+            runner.start()
+            recover_pending_workflows(rt)
+        except BaseException:
+            state.runtime = None
+            db.close()
+            raise
+        logger.info("DBOS launched!")
+
+    @classmethod
+    def destroy(
+        cls, *, destroy_registry: bool = False, workflow_completion_timeout_sec: int = 0
+    ) -> None:
+        """Stop background work and close the system database; the next DBOS(...) is new."""
+        instance, rt = state.instance, state.runtime
+        if instance is not None and instance._queue_runner is not None:
+            instance._queue_runner.stop()
+            instance._queue_runner = None
+        if rt is not None:
+            deadline = time.monotonic() + max(0, workflow_completion_timeout_sec)
+            while rt.active_count() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            rt.shutdown()
+            rt.db.close()
+        state.runtime = None
+        state.instance = None
+        if destroy_registry:
+            discard_global_registry()
+        if instance is not None:
+            logger.info("DBOS successfully shut down")
+
+    @classmethod
+    def reset_system_database(
+        cls,
+        *,
+        system_database_url: str | None = None,
+        schema: str | None = None,
+        truncate: bool = False,
+    ) -> None:
+        """Delete the system database (or empty it, with ``truncate``). Meant for tests."""
+        instance = state.instance
+        if instance is not None:
+            assert state.runtime is None, "reset_system_database cannot be called after launch"
+            system_database_url = system_database_url or instance._settings.system_database_url
+            schema = schema or instance._settings.schema
+        if system_database_url is None:
+            logger.warning("reset_system_database: no DBOS instance and no URL given; nothing reset")
+            return
+        factory.reset_system_database(system_database_url, schema=schema or "dbos", truncate=truncate)

@@ -1,0 +1,1 @@
+"""Pure decisions of the durable-execution model: no I/O, no threads, no clock reads."""

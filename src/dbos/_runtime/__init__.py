@@ -1,0 +1,1 @@
+"""Runs user code durably: registry, context, step and workflow flows, waits, handles, recovery."""

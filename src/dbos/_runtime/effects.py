@@ -1,0 +1,79 @@
+"""The effects a durable flow asks its driver to perform, and the synchronous driver.
+
+Every decision (replay, retry, record, wait) is written once as a generator that yields
+these effects; a driver performs them. The sync driver below runs them in the calling
+thread; the async driver runs the same generators on an event loop. That keeps the sync and
+async paths from ever disagreeing about what a workflow does.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Generator
+from typing import Any, NamedTuple, TypeVar
+
+R = TypeVar("R")
+
+
+class Offload(NamedTuple):
+    """A short storage call: run inline when sync, on the thread helper when async."""
+
+    func: Callable[..., Any]
+    args: tuple[Any, ...]
+
+
+class CallUser(NamedTuple):
+    """Call user code: a plain call when sync; awaited when it returns an awaitable."""
+
+    func: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+
+class Sleep(NamedTuple):
+    seconds: float
+
+
+class Wait(NamedTuple):
+    """Wait until ``event`` is set or ``timeout`` seconds pass; the flow re-checks after."""
+
+    event: threading.Event
+    timeout: float
+
+
+Effect = Offload | CallUser | Sleep | Wait
+Flow = Generator[Effect, Any, R]
+
+
+def _perform(effect: Effect) -> Any:
+    kind = type(effect)
+    if kind is Offload:
+        return effect.func(*effect.args)  # type: ignore[union-attr]
+    if kind is CallUser:
+        return effect.func(*effect.args, **effect.kwargs)  # type: ignore[union-attr]
+    if kind is Sleep:
+        time.sleep(max(0.0, effect.seconds))  # type: ignore[union-attr]
+        return None
+    return effect.event.wait(effect.timeout)  # type: ignore[union-attr]
+
+
+def run_sync(flow: Flow[R]) -> R:
+    """Drive ``flow`` to completion in this thread."""
+    send: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            if error is not None:
+                exc, error = error, None
+                effect = flow.throw(exc)
+            else:
+                effect = flow.send(send)
+        except StopIteration as stop:
+            result: R = stop.value
+            return result
+        try:
+            send = _perform(effect)
+        except BaseException as exc:  # the flow decides what a failure means, even Ctrl-C
+            error = exc
+            send = None

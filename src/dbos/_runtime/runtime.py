@@ -1,0 +1,83 @@
+"""Runtime: what a launched DBOS process runs workflows with (storage, registry, executor)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from dbos._core.serialization import PayloadCodec
+from dbos._core.settings import Settings
+from dbos._runtime.clock import Clock, SystemClock
+from dbos._runtime.registry import Registry
+from dbos._runtime.waiters import Waiters
+from dbos._storage.system_database import SystemDatabase
+
+logger = logging.getLogger("dbos")
+
+# ThreadPoolExecutor needs a bound; this one is never reached in practice and threads are
+# only created as work arrives, which is what "unbounded" means for users.
+_UNBOUNDED_THREADS = 4096
+
+
+def _no_wakeup() -> None:
+    return None
+
+
+class Runtime:
+    def __init__(
+        self,
+        settings: Settings,
+        db: SystemDatabase,
+        registry: Registry,
+        *,
+        app_version: str,
+        executor_id: str,
+        clock: Clock | None = None,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.registry = registry
+        self.app_name = settings.app_name
+        self.app_version = app_version
+        self.executor_id = executor_id
+        self.codec = PayloadCodec(settings.serializer)
+        self.clock: Clock = clock or SystemClock()
+        self.waiters = Waiters()
+        self.pool = ThreadPoolExecutor(
+            max_workers=settings.max_executor_threads or _UNBOUNDED_THREADS,
+            thread_name_prefix="dbos-executor-",
+        )
+        # Whether a step reads its workflow's status before running. Cheap on SQLite; on
+        # Postgres the checkpoint write returns the status instead, saving a round trip.
+        self.precheck_reads = db.dialect.cheap_reads
+        self._active: set[str] = set()
+        self._active_lock = threading.Lock()
+        # Workflows cancelled by this process: their next durable operation stops them.
+        self.cancelled: set[str] = set()
+        # Set by the queue runner so that an enqueue or recovery here starts work at once.
+        self.wake_queues: Callable[[], None] = _no_wakeup
+        self.stopping = threading.Event()
+
+    def try_activate(self, workflow_id: str) -> bool:
+        """Claim the right to run ``workflow_id`` in this process; False if it already runs."""
+        with self._active_lock:
+            if workflow_id in self._active:
+                return False
+            self._active.add(workflow_id)
+            return True
+
+    def deactivate(self, workflow_id: str) -> None:
+        with self._active_lock:
+            self._active.discard(workflow_id)
+        self.waiters.notify(workflow_id)
+
+    def active_count(self) -> int:
+        with self._active_lock:
+            return len(self._active)
+
+    def shutdown(self) -> None:
+        self.stopping.set()
+        self.waiters.notify_all()
+        self.pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,175 @@
+"""The step flow: replay a recorded step, or run it with retries and checkpoint the outcome."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Any
+
+from dbos._core.retry import attempts_allowed, retry_delay_seconds
+from dbos._core.status import CANCELLED
+from dbos._error import (
+    DBOSException,
+    DBOSMaxStepRetriesExceeded,
+    DBOSUnexpectedStepError,
+    DBOSWorkflowCancelledError,
+    DBOSWorkflowConflictIDError,
+)
+from dbos._runtime import context
+from dbos._runtime.context import StepStatus
+from dbos._runtime.effects import CallUser, Flow, Offload, Sleep
+from dbos._runtime.execution import WorkflowExecution
+from dbos._runtime.registry import StepSpec
+from dbos._runtime.runtime import Runtime
+from dbos._storage.records import StepRow, StepWrite
+
+logger = logging.getLogger("dbos")
+
+
+def cancelled_error(workflow_id: str) -> DBOSWorkflowCancelledError:
+    return DBOSWorkflowCancelledError(f"Workflow {workflow_id} is cancelled. Aborting function.")
+
+
+def begin_operation(rt: Runtime, ex: WorkflowExecution, function_id: int) -> Flow[StepRow | None]:
+    """Before a durable operation: stop if the workflow was cancelled; return its recording.
+
+    On SQLite one read gives both the status and the recorded row. On Postgres the replay
+    cache (loaded when the run began) answers, and cancellation by another process is seen
+    by the checkpoint write, which returns the status.
+    """
+    workflow_id = ex.workflow_id
+    if workflow_id in rt.cancelled:
+        raise cancelled_error(workflow_id)
+    if rt.precheck_reads:
+        status, recorded = yield Offload(rt.db.steps.check, (workflow_id, function_id))
+        if status == CANCELLED:
+            raise cancelled_error(workflow_id)
+        return recorded
+    return ex.recorded.get(function_id)
+
+
+def replay(rt: Runtime, ex: WorkflowExecution, recorded: StepRow, expected_name: str) -> Any:
+    """Return (or raise) what a recorded operation produced; its name must match."""
+    if recorded.function_name != expected_name:
+        raise DBOSUnexpectedStepError(
+            ex.workflow_id, recorded.function_id, expected_name, recorded.function_name
+        )
+    if recorded.error is not None:
+        raise rt.codec.decode_error(recorded.error, recorded.serialization)
+    if recorded.output is None:
+        return None
+    return rt.codec.decode_value(recorded.output, recorded.serialization)
+
+
+def record(rt: Runtime, ex: WorkflowExecution, write: StepWrite) -> Flow[None]:
+    """Checkpoint one operation. Another execution having recorded it first means this one
+    has lost the race: it stops and leaves the workflow to the winner."""
+    result = yield Offload(rt.db.steps.record, (write,))
+    if not result.recorded:
+        completed_at = yield Offload(
+            rt.db.steps.completed_at, (write.workflow_id, write.function_id)
+        )
+        # Our own write, retried after a lost acknowledgement, reads back identical.
+        if completed_at != write.completed_at_epoch_ms:
+            raise DBOSWorkflowConflictIDError(write.workflow_id)
+    if result.workflow_status == CANCELLED:
+        raise cancelled_error(ex.workflow_id)
+
+
+def checkpoint_write(
+    rt: Runtime,
+    ex: WorkflowExecution,
+    function_id: int,
+    name: str,
+    started_ms: int,
+    *,
+    output: str | None = None,
+    error: str | None = None,
+    child_workflow_id: str | None = None,
+    completed_ms: int | None = None,
+    serialization: str | None = None,
+) -> StepWrite:
+    return StepWrite(
+        ex.workflow_id,
+        function_id,
+        name,
+        output,
+        error,
+        serialization or rt.codec.configured.name(),
+        child_workflow_id,
+        started_ms,
+        rt.clock.now_ms() if completed_ms is None else completed_ms,
+        rt.app_name,
+    )
+
+
+def _should_retry(spec: StepSpec, exc: Exception) -> bool:
+    if spec.should_retry is None:
+        return True
+    verdict = spec.should_retry(exc)
+    if inspect.isawaitable(verdict):
+        close = getattr(verdict, "close", None)
+        if close is not None:
+            close()  # never awaited: silence the "coroutine was never awaited" warning
+        raise DBOSException(f"Step {spec.name} is synchronous but its should_retry is async")
+    return bool(verdict)
+
+
+def step_flow(
+    rt: Runtime,
+    ex: WorkflowExecution,
+    spec: StepSpec,
+    func: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Flow[Any]:
+    function_id = ex.next_function_id()
+    recorded = yield from begin_operation(rt, ex, function_id)
+    if recorded is not None:
+        return replay(rt, ex, recorded, spec.name)
+    started = rt.clock.now_ms()
+    attempts = attempts_allowed(spec.retries_allowed, spec.max_attempts)
+    retrying = attempts > 1
+    errors: list[BaseException] = []
+    value: Any = None
+    failure: BaseException | None = None
+    for attempt in range(attempts):
+        status = StepStatus(
+            function_id, attempt if retrying else None, attempts if retrying else None
+        )
+        token = context.enter_step(status)
+        try:
+            value = yield CallUser(func, args, kwargs)
+        except Exception as exc:
+            if not _should_retry(spec, exc):
+                failure = exc
+                break
+            errors.append(exc)
+            if attempt + 1 < attempts:
+                delay = retry_delay_seconds(spec.interval_seconds, spec.backoff_rate, attempt)
+                logger.warning(
+                    "Step %s failed on attempt %d of %d (%r); retrying in %.2fs",
+                    spec.name, attempt + 1, attempts, exc, delay,
+                )  # fmt: skip
+                yield Sleep(delay)
+                continue
+            failure = DBOSMaxStepRetriesExceeded(spec.name, attempts, errors) if retrying else exc
+        else:
+            failure = None
+            break
+        finally:
+            context.leave_step(token)
+    output: str | None = None
+    error: str | None = None
+    if failure is None:
+        try:
+            output = rt.codec.encode_value(value, rt.codec.configured)
+        except Exception as exc:  # an output we cannot store fails the step, durably
+            failure = exc
+    if failure is not None:
+        error = rt.codec.encode_error(failure, rt.codec.configured)
+    write = checkpoint_write(rt, ex, function_id, spec.name, started, output=output, error=error)
+    yield from record(rt, ex, write)
+    if failure is not None:
+        raise failure
+    return value

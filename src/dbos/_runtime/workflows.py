@@ -1,0 +1,313 @@
+"""Workflow flows: start a workflow (root or child), run its body, and own its outcome."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from dbos._core.serialization import Serializer
+from dbos._core.status import ENQUEUED, ERROR, PENDING, SUCCESS
+from dbos._error import (
+    DBOSConflictingWorkflowError,
+    DBOSNonExistentWorkflowError,
+    DBOSUnexpectedStepError,
+    DBOSWorkflowCancelledError,
+    DBOSWorkflowConflictIDError,
+    DBOSWorkflowIDInUseError,
+)
+from dbos._runtime import context
+from dbos._runtime.context import DBOSContext
+from dbos._runtime.effects import CallUser, Flow, Offload, run_sync
+from dbos._runtime.execution import WorkflowExecution
+from dbos._runtime.outcomes import resolve, wait_outcome
+from dbos._runtime.registry import WorkflowInfo
+from dbos._runtime.runtime import Runtime
+from dbos._runtime.steps import begin_operation, checkpoint_write, record, replay
+from dbos._storage.records import InsertOutcome, StepRow, WorkflowInsert
+
+logger = logging.getLogger("dbos")
+GET_RESULT = "DBOS.getResult"
+DIRECT_WAIT_POLLING_SEC = 1.0
+
+
+@dataclass(frozen=True)
+class Started:
+    """Where a start landed: the workflow's ID and whether this caller must run its body."""
+
+    workflow_id: str
+    run_here: bool
+    serializer: Serializer
+
+
+def new_workflow_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _refuse_inside_step() -> None:
+    if context.current_step() is not None and context.enclosing_execution() is not None:
+        raise AssertionError("Steps must not start, call or enqueue workflows")
+
+
+def _check_identity(workflow_id: str, info: WorkflowInfo, found: InsertOutcome) -> None:
+    """Reusing an ID for a different function is a caller bug, not a replay."""
+    if found.name != info.name:
+        raise DBOSConflictingWorkflowError(
+            workflow_id,
+            f"Workflow already exists with a different function name: {found.name}, "
+            f"but the provided function name is: {info.name}",
+        )
+
+
+def _replay_child(parent: WorkflowExecution, recorded: StepRow, info: WorkflowInfo, rt: Runtime) -> str:
+    if recorded.function_name != info.name:
+        raise DBOSUnexpectedStepError(
+            parent.workflow_id, recorded.function_id, info.name, recorded.function_name
+        )
+    if recorded.error is not None:
+        raise rt.codec.decode_error(recorded.error, recorded.serialization)
+    assert recorded.child_workflow_id is not None
+    return recorded.child_workflow_id
+
+
+def begin_workflow(
+    rt: Runtime,
+    info: WorkflowInfo,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    status: str = PENDING,
+    queue_name: str | None = None,
+) -> Flow[Started]:
+    """Insert the workflow's row (or find it), and inside a parent record it as a child.
+
+    Inputs are serialised before anything is written, so an argument that cannot be stored
+    fails the call with nothing half-written.
+    """
+    _refuse_inside_step()
+    serializer = rt.codec.serializer_for(info.serialization_type)
+    parent = context.current_execution()
+    function_id = 0
+    if parent is not None:
+        function_id = parent.next_function_id()
+        recorded = yield from begin_operation(rt, parent, function_id)
+        if recorded is not None:
+            return Started(_replay_child(parent, recorded, info, rt), False, serializer)
+    inputs = rt.codec.encode_args(args, kwargs, serializer)
+    explicit_id, reuse_policy = context.take_workflow_id()
+    if explicit_id is not None:
+        workflow_id = explicit_id
+    elif parent is not None:
+        workflow_id = f"{parent.workflow_id}-{function_id}"
+    else:
+        workflow_id = new_workflow_id()
+    now = rt.clock.now_ms()
+    row = WorkflowInsert(
+        workflow_id=workflow_id,
+        status=status,
+        name=info.name,
+        class_name=None,
+        config_name=None,
+        inputs=inputs,
+        serialization=serializer.name(),
+        executor_id=rt.executor_id if status == PENDING else None,
+        application_version=rt.app_version,
+        application_name=rt.app_name,
+        created_at=now,
+        owner_xid=new_workflow_id(),
+        recovery_attempts=1 if status == PENDING else 0,
+        queue_name=queue_name,
+        parent_workflow_id=parent.workflow_id if parent is not None else None,
+    )
+    found = yield Offload(rt.db.workflows.insert, (row,))
+    if not found.created:
+        _check_identity(workflow_id, info, found)
+        if reuse_policy == "reject":
+            raise DBOSWorkflowIDInUseError(workflow_id, found.status, found.name)
+        if found.queue_name != queue_name and queue_name is not None:
+            logger.warning(
+                "Workflow %s already exists on queue %s; not moving it to %s",
+                workflow_id, found.queue_name, queue_name,
+            )  # fmt: skip
+    if parent is not None:
+        write = checkpoint_write(
+            rt, parent, function_id, info.name, now, child_workflow_id=workflow_id
+        )
+        yield from record(rt, parent, write)
+    if status == ENQUEUED:
+        rt.wake_queues()
+    return Started(workflow_id, found.created and status == PENDING, serializer)
+
+
+def execute_flow(
+    rt: Runtime,
+    info: WorkflowInfo,
+    workflow_id: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    serializer: Serializer,
+    recorded: dict[int, StepRow] | None = None,
+) -> Flow[Any]:
+    """Run the body of a workflow this process owns and record its outcome.
+
+    The caller must have activated ``workflow_id`` in ``rt``. The outcome is written only
+    while the row is PENDING; if something else decided it first (a cancel, a resume, a
+    dead-letter, another execution), that recorded outcome is what this returns.
+    """
+    execution = WorkflowExecution(workflow_id, info.name, serializer, recorded)
+    token = context.set_current(DBOSContext(execution=execution))
+    try:
+        try:
+            value = yield CallUser(info.func, args, kwargs)
+        except (DBOSWorkflowCancelledError, DBOSWorkflowConflictIDError):
+            outcome = yield from wait_outcome(rt, workflow_id, DIRECT_WAIT_POLLING_SEC)
+            return resolve(rt, workflow_id, outcome)
+        except Exception as exc:
+            error = rt.codec.encode_error(exc, serializer)
+            written = yield Offload(
+                rt.db.workflows.record_outcome,
+                (workflow_id, ERROR, None, error, rt.clock.now_ms()),
+            )
+            if written:
+                raise
+            return (yield from recorded_outcome(rt, workflow_id))
+        try:
+            output = rt.codec.encode_value(value, serializer)
+        except Exception as exc:  # an unstorable result fails the workflow, durably
+            error = rt.codec.encode_error(exc, serializer)
+            status, output = ERROR, None
+        else:
+            status, error = SUCCESS, None
+        written = yield Offload(
+            rt.db.workflows.record_outcome,
+            (workflow_id, status, output, error, rt.clock.now_ms()),
+        )
+        if not written:
+            return (yield from recorded_outcome(rt, workflow_id))
+        if status == ERROR:
+            raise rt.codec.decode_error(error or "", serializer.name())
+        return value
+    finally:
+        context.reset(token)
+        rt.deactivate(workflow_id)
+
+
+def recorded_outcome(rt: Runtime, workflow_id: str) -> Flow[Any]:
+    """The outcome some other actor recorded for a workflow whose run this process lost."""
+    current = yield Offload(rt.db.workflows.get_outcome, (workflow_id,))
+    if current is None:
+        raise DBOSNonExistentWorkflowError("target", workflow_id)
+    outcome = yield from wait_outcome(rt, workflow_id, DIRECT_WAIT_POLLING_SEC)
+    return resolve(rt, workflow_id, outcome)
+
+
+def get_result_flow(
+    rt: Runtime, workflow_id: str, polling_interval_sec: float, known: Any = None
+) -> Flow[Any]:
+    """Await a workflow; inside a workflow, checkpoint what it returned as DBOS.getResult.
+
+    ``known`` is a zero-argument callable that produces the result (or raises) when the
+    caller already has it, as a direct child call does, so no wait is needed.
+    """
+    parent = context.current_execution()
+    if parent is None:
+        outcome = yield from wait_outcome(rt, workflow_id, polling_interval_sec)
+        return resolve(rt, workflow_id, outcome)
+    function_id = parent.next_function_id()
+    recorded = yield from begin_operation(rt, parent, function_id)
+    if recorded is not None:
+        return replay(rt, parent, recorded, GET_RESULT)
+    started = rt.clock.now_ms()
+    value: Any = None
+    failure: Exception | None = None
+    try:
+        if known is not None:
+            value = known()
+        else:
+            outcome = yield from wait_outcome(rt, workflow_id, polling_interval_sec)
+            value = resolve(rt, workflow_id, outcome)
+    except Exception as exc:
+        failure = exc
+    codec = rt.codec
+    write = checkpoint_write(
+        rt,
+        parent,
+        function_id,
+        GET_RESULT,
+        started,
+        output=None if failure is not None else codec.encode_value(value, codec.configured),
+        error=None if failure is None else codec.encode_error(failure, codec.configured),
+        child_workflow_id=workflow_id,
+    )
+    yield from record(rt, parent, write)
+    if failure is not None:
+        raise failure
+    return value
+
+
+def call_flow(
+    rt: Runtime, info: WorkflowInfo, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Flow[Any]:
+    """A direct call: start, run the body in this thread, return its result.
+
+    An ID that exists already (or runs elsewhere in this process) is awaited, not rerun.
+    """
+    in_parent = context.current_execution() is not None
+    started = yield from begin_workflow(rt, info, args, kwargs)
+    workflow_id = started.workflow_id
+    if not (started.run_here and rt.try_activate(workflow_id)):
+        return (yield from get_result_flow(rt, workflow_id, DIRECT_WAIT_POLLING_SEC))
+    body = execute_flow(rt, info, workflow_id, args, kwargs, started.serializer)
+    if not in_parent:
+        return (yield from body)
+    value: Any = None
+    failure: Exception | None = None
+    try:
+        value = yield from body
+    except Exception as exc:
+        failure = exc
+
+    def known() -> Any:
+        if failure is not None:
+            raise failure
+        return value
+
+    return (yield from get_result_flow(rt, workflow_id, DIRECT_WAIT_POLLING_SEC, known))
+
+
+def run_in_background(
+    rt: Runtime,
+    info: WorkflowInfo,
+    workflow_id: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    serializer: Serializer,
+    recorded: dict[int, StepRow] | None = None,
+) -> None:
+    """Hand an activated workflow to the executor, in a fresh context of its own."""
+
+    def run() -> None:
+        try:
+            run_sync(execute_flow(rt, info, workflow_id, args, kwargs, serializer, recorded))
+        except Exception:
+            pass  # recorded in the database; whoever awaits the workflow sees it
+        except BaseException:
+            logger.exception("Workflow %s stopped abnormally", workflow_id)
+
+    try:
+        rt.pool.submit(contextvars.Context().run, run)
+    except RuntimeError:
+        rt.deactivate(workflow_id)  # the executor is shut down; recovery will run it
+        raise
+
+
+def start_flow(
+    rt: Runtime, info: WorkflowInfo, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Flow[str]:
+    """``DBOS.start_workflow``: insert the row now, run the body on the executor."""
+    started = yield from begin_workflow(rt, info, args, kwargs)
+    if started.run_here and rt.try_activate(started.workflow_id):
+        run_in_background(rt, info, started.workflow_id, args, kwargs, started.serializer)
+    return started.workflow_id

@@ -1,0 +1,1 @@
+"""Background services: each one start() / stop(), stop idempotent and waiting, crashes logged."""

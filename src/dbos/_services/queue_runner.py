@@ -1,0 +1,87 @@
+"""QueueRunnerService: claims ENQUEUED workflows off the queues this process serves and runs them."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+
+from dbos._runtime.dispatch import dispatch
+from dbos._runtime.runtime import Runtime
+
+logger = logging.getLogger("dbos")
+# How many workflows one claim may take; a full batch is followed by another claim at once.
+CLAIM_BATCH = 100
+
+
+class QueueRunnerService:
+    """One thread; woken at once by enqueues and recoveries in this process, and otherwise
+    polling so that work enqueued by other processes is found too."""
+
+    def __init__(
+        self,
+        rt: Runtime,
+        queue_names: Callable[[], list[str]],
+        *,
+        polling_interval_sec: float = 1.0,
+    ) -> None:
+        self._rt = rt
+        self._queue_names = queue_names
+        self._interval = polling_interval_sec
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="dbos-queue-runner", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                more = self.run_once()
+            except Exception:
+                if self._stop.is_set():
+                    return
+                logger.exception("Queue runner iteration failed; retrying")
+                more = False
+            if not more:
+                # Jitter keeps many processes from polling the database in lockstep.
+                self._wake.wait(self._interval * random.uniform(0.95, 1.05))
+                self._wake.clear()
+
+    def run_once(self) -> bool:
+        """Claim and dispatch one batch per queue; True if some queue may have more."""
+        rt = self._rt
+        more = False
+        for queue_name in self._queue_names():
+            if self._stop.is_set():
+                return False
+            claimed = rt.db.queues.claim(
+                queue_name,
+                executor_id=rt.executor_id,
+                app_version=rt.app_version,
+                app_name=rt.app_name,
+                limit=CLAIM_BATCH,
+                now_ms=rt.clock.now_ms(),
+            )
+            for workflow in claimed:
+                try:
+                    dispatch(rt, workflow)
+                except Exception:
+                    logger.exception("Could not dispatch workflow %s", workflow.workflow_id)
+            more = more or len(claimed) == CLAIM_BATCH
+        return more

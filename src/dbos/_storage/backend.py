@@ -1,0 +1,54 @@
+"""The contract every database backend meets: reads, one-statement writes, and transactions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+from dbos._storage.dialect import Dialect
+
+Row = tuple[Any, ...]
+Params = Sequence[Any]
+T = TypeVar("T")
+
+
+class Connection(Protocol):
+    """The part of a DB-API connection the stores use; sqlite3 and psycopg both provide it."""
+
+    def execute(self, query: Any, params: Any = ...) -> Any: ...
+
+
+class Backend(Protocol):
+    """One system database. Stores are written once against this.
+
+    Contract:
+    - ``read_one`` / ``read_all`` run one statement that sees committed data.
+    - ``write_one`` runs one statement as its own durable transaction, in one round trip, and
+      returns the rows it produced. It is the checkpoint path: no caller-held transaction,
+      so a later group-commit writer can batch such calls from many workflows.
+    - ``transact(fn)`` runs ``fn(connection)`` inside one write transaction: committed when
+      ``fn`` returns, rolled back when it raises. On SQLite it holds the write lock from the
+      start (``BEGIN IMMEDIATE``), so read-then-write inside it is safe. ``fn`` may be run
+      again after a lost connection, so it must only touch the database.
+    - Retriable connection errors are retried inside the backend ("pause rather than
+      diverge"); callers see only errors that retrying cannot fix.
+    """
+
+    dialect: Dialect
+
+    def read_one(self, query: str, params: Params = ()) -> Row | None: ...
+
+    def read_all(self, query: str, params: Params = ()) -> list[Row]: ...
+
+    def write_one(self, query: str, params: Params = ()) -> list[Row]: ...
+
+    def transact(self, fn: Callable[[Connection], T]) -> T: ...
+
+    def close(self) -> None: ...
+
+
+def fetch_rows(cursor: Any) -> list[Row]:
+    """Rows of a cursor that may have produced none (its description is None then)."""
+    if cursor.description is None:
+        return []
+    return list(cursor.fetchall())

@@ -1,0 +1,115 @@
+"""Numbered schema migrations: applied in order, once, under a lock; or only verified."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+from dbos._storage.backend import Backend, Connection
+
+# Any constant works; it only has to be the same in every process that migrates this database.
+_MIGRATION_LOCK_KEY = 1234567890
+_FILE_PATTERN = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+class SchemaError(Exception):
+    """The database schema is missing or older than this build needs."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+def load_migrations(backend_name: str, table_prefix: str) -> list[Migration]:
+    folder = resources.files("dbos._storage") / "migrations" / backend_name
+    found = []
+    for entry in folder.iterdir():
+        match = _FILE_PATTERN.match(entry.name)
+        if match:
+            text = entry.read_text(encoding="utf-8").replace("{s}", table_prefix)
+            found.append(Migration(int(match.group(1)), entry.name, split_statements(text)))
+    found.sort(key=lambda m: m.version)
+    expected = list(range(1, len(found) + 1))
+    if [m.version for m in found] != expected:
+        raise SchemaError(f"migrations for {backend_name} are not numbered 1..N: {found}")
+    return found
+
+
+def split_statements(script: str) -> tuple[str, ...]:
+    lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
+    return tuple(s.strip() for s in "\n".join(lines).split(";") if s.strip())
+
+
+class Migrator:
+    def __init__(self, backend: Backend, schema: str) -> None:
+        self._backend = backend
+        self._dialect = backend.dialect
+        self._schema = schema
+        self.migrations = load_migrations(self._dialect.name, self._dialect.table_prefix)
+
+    @property
+    def latest_version(self) -> int:
+        return self.migrations[-1].version
+
+    def _version_table(self) -> str:
+        return self._dialect.sql("{s}dbos_migrations")
+
+    def current_version(self) -> int:
+        """0 for an empty database."""
+        if self._dialect.name == "postgres":
+            exists = self._backend.read_one(
+                "SELECT 1 FROM pg_tables WHERE schemaname = %s AND tablename = 'dbos_migrations'",
+                (self._schema,),
+            )
+        else:
+            exists = self._backend.read_one(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'dbos_migrations'"
+            )
+        if exists is None:
+            return 0
+        row = self._backend.read_one(f"SELECT max(version) FROM {self._version_table()}")
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def migrate(self) -> int:
+        """Bring the schema to the latest version; returns how many migrations ran.
+
+        A database ahead of this build is left alone, so a newer peer can share it.
+        """
+        if self.current_version() >= self.latest_version:
+            return 0
+        return self._backend.transact(self._apply_pending)
+
+    def _apply_pending(self, conn: Connection) -> int:
+        if self._dialect.name == "postgres":
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self._schema}"')
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK_KEY,))
+        table = self._version_table()
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (version BIGINT NOT NULL)")
+        row = conn.execute(f"SELECT max(version) FROM {table}").fetchone()
+        current = int(row[0]) if row and row[0] is not None else 0
+        applied = 0
+        for migration in self.migrations:
+            if migration.version <= current:
+                continue
+            for statement in migration.statements:
+                conn.execute(statement)
+            applied += 1
+        if applied:
+            conn.execute(f"DELETE FROM {table}")
+            conn.execute(
+                self._dialect.sql(f"INSERT INTO {table} (version) VALUES (?)"),
+                (self.latest_version,),
+            )
+        return applied
+
+    def verify(self) -> None:
+        current = self.current_version()
+        if current < self.latest_version:
+            raise SchemaError(
+                f"the system database schema is at version {current}, but this build needs "
+                f"version {self.latest_version}; run migrations (dbos migrate) first"
+            )

@@ -1,0 +1,154 @@
+"""Postgres backend: a psycopg 3 connection pool in autocommit mode."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+from psycopg_pool import ConnectionPool, PoolClosed
+
+from dbos._storage.backend import Connection, Params, Row, fetch_rows
+from dbos._storage.dialect import postgres_dialect
+
+T = TypeVar("T")
+logger = logging.getLogger("dbos")
+
+# SQLSTATE classes that mean "the server or the link is away", not "the statement is wrong":
+# connection exceptions, insufficient resources, operator intervention.
+_RETRIABLE_CLASSES = ("08", "53", "57")
+
+
+def conninfo_from_url(url: str) -> str:
+    """psycopg takes libpq URLs; SQLAlchemy-style ``postgresql+psycopg://`` is accepted too."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.split("+")[0]
+    if scheme == "postgres":
+        scheme = "postgresql"
+    return urlunsplit((scheme, parts.netloc, parts.path, parts.query, parts.fragment))
+
+
+def is_retriable(exc: BaseException) -> bool:
+    if isinstance(exc, PoolClosed):
+        return False
+    if isinstance(exc, psycopg.OperationalError):
+        state = getattr(exc, "sqlstate", None)
+        return state is None or state[:2] in _RETRIABLE_CLASSES
+    return False
+
+
+class PostgresBackend:
+    """Connections stay in autocommit so that a single-statement checkpoint is one round trip
+    and one commit; multi-statement writes open an explicit transaction."""
+
+    def __init__(self, url: str, *, schema: str = "dbos", pool_size: int = 20) -> None:
+        self.dialect = postgres_dialect(schema)
+        self.conninfo = conninfo_from_url(url)
+        self._pool = ConnectionPool(
+            self.conninfo,
+            min_size=min(2, pool_size),
+            max_size=pool_size,
+            kwargs={"autocommit": True, "application_name": "dbos_transact"},
+            open=False,
+            name="dbos-system",
+        )
+        self._pool.open(wait=True, timeout=30)
+
+    def _with_retry(self, op: Callable[[], T]) -> T:
+        delay = 1.0
+        while True:
+            try:
+                return op()
+            except Exception as exc:
+                if not is_retriable(exc):
+                    raise
+                logger.warning("System database unreachable (%s); retrying in %.1fs", exc, delay)
+                time.sleep(delay * random.uniform(0.5, 1.0))
+                delay = min(delay * 2, 60.0)
+
+    def read_one(self, query: str, params: Params = ()) -> Row | None:
+        def op() -> Row | None:
+            with self._pool.connection() as conn:
+                row: Row | None = conn.execute(query, params).fetchone()
+                return row
+
+        return self._with_retry(op)
+
+    def read_all(self, query: str, params: Params = ()) -> list[Row]:
+        def op() -> list[Row]:
+            with self._pool.connection() as conn:
+                return conn.execute(query, params).fetchall()
+
+        return self._with_retry(op)
+
+    def write_one(self, query: str, params: Params = ()) -> list[Row]:
+        def op() -> list[Row]:
+            with self._pool.connection() as conn:
+                return fetch_rows(conn.execute(query, params))
+
+        return self._with_retry(op)
+
+    def transact(self, fn: Callable[[Connection], T]) -> T:
+        def op() -> T:
+            with self._pool.connection() as conn, conn.transaction():
+                return fn(conn)
+
+        return self._with_retry(op)
+
+    def close(self) -> None:
+        self._pool.close(timeout=5)
+
+
+def database_exists(url: str) -> bool:
+    try:
+        with psycopg.connect(conninfo_from_url(url), autocommit=True, connect_timeout=10):
+            return True
+    except psycopg.OperationalError as exc:
+        if "does not exist" in str(exc):
+            return False
+        raise
+
+
+def ensure_database_exists(url: str) -> None:
+    """Create the system database when missing, through the ``postgres`` maintenance database."""
+    if database_exists(url):
+        return
+    parts = urlsplit(conninfo_from_url(url))
+    name = parts.path.lstrip("/")
+    admin = urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, parts.fragment))
+    with psycopg.connect(admin, autocommit=True, connect_timeout=10) as conn:
+        try:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except psycopg.errors.DuplicateDatabase:
+            pass  # another process created it between our check and our CREATE
+
+
+def drop_database(url: str) -> None:
+    conninfo = conninfo_from_url(url)
+    parts = urlsplit(conninfo)
+    name = parts.path.lstrip("/")
+    admin = urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, parts.fragment))
+    with psycopg.connect(admin, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)
+            )
+        )
+
+
+def truncate_all(url: str, schema: str) -> None:
+    with psycopg.connect(conninfo_from_url(url), autocommit=True) as conn:
+        tables: list[Any] = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename <> 'dbos_migrations'",
+            (schema,),
+        ).fetchall()
+        if tables:
+            names = sql.SQL(", ").join(
+                sql.Identifier(schema, table) for (table,) in tables
+            )
+            conn.execute(sql.SQL("TRUNCATE {} CASCADE").format(names))

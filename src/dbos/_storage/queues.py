@@ -1,0 +1,82 @@
+"""QueueStore: moving workflows onto queues (recovery) and claiming them off queues."""
+
+from __future__ import annotations
+
+from dbos._storage.backend import Backend
+from dbos._storage.records import ClaimedWorkflow
+
+# Recovery never runs a workflow itself: it puts the row back on a queue, and whichever
+# executor claims it replays it. The executor guard makes duplicate sweeps no-ops once a
+# live executor has claimed the row.
+REQUEUE_PENDING = """
+UPDATE {s}workflow_status
+SET status = 'ENQUEUED', queue_name = COALESCE(queue_name, ?), started_at_epoch_ms = NULL,
+    updated_at = ?
+WHERE status = 'PENDING' AND executor_id = ? AND application_version = ?
+  AND (application_name = ? OR application_name IS NULL)
+RETURNING workflow_uuid
+"""
+
+# Claim the oldest ENQUEUED rows of a queue, highest priority (lowest number) first. The
+# guarded UPDATE is the real claim on SQLite; on Postgres SKIP LOCKED also keeps concurrent
+# claimers from waiting on each other's rows.
+CLAIM = """
+UPDATE {s}workflow_status
+SET status = 'PENDING', executor_id = ?, application_version = ?, application_name = ?,
+    started_at_epoch_ms = ?, updated_at = ?, recovery_attempts = recovery_attempts + 1,
+    workflow_deadline_epoch_ms = CASE
+        WHEN workflow_timeout_ms IS NOT NULL AND workflow_deadline_epoch_ms IS NULL
+        THEN ? + workflow_timeout_ms ELSE workflow_deadline_epoch_ms END
+WHERE status = 'ENQUEUED' AND workflow_uuid IN (
+    SELECT workflow_uuid FROM {s}workflow_status
+    WHERE status = 'ENQUEUED' AND queue_name = ?
+      AND (application_version = ? OR application_version IS NULL)
+      AND (application_name = ? OR application_name IS NULL)
+    ORDER BY priority, created_at
+    LIMIT ? {skip_locked})
+RETURNING workflow_uuid, name, recovery_attempts, priority, created_at
+"""
+
+# The dead-letter transition frees the row's queue slot and deduplication ID.
+DEAD_LETTER = """
+UPDATE {s}workflow_status
+SET status = 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', queue_name = NULL, deduplication_id = NULL,
+    started_at_epoch_ms = NULL, completed_at = ?, updated_at = ?
+WHERE workflow_uuid = ? AND status = 'PENDING'
+"""
+
+
+class QueueStore:
+    def __init__(self, backend: Backend) -> None:
+        self._db = backend
+        sql = backend.dialect.sql
+        self._requeue = sql(REQUEUE_PENDING)
+        self._claim = sql(CLAIM).replace("{skip_locked}", backend.dialect.skip_locked)
+        self._dead_letter = sql(DEAD_LETTER)
+
+    def requeue_pending(
+        self, executor_id: str, app_version: str, app_name: str, queue_name: str, now_ms: int
+    ) -> list[str]:
+        params = (queue_name, now_ms, executor_id, app_version, app_name)
+        return [r[0] for r in self._db.write_one(self._requeue, params)]
+
+    def claim(
+        self,
+        queue_name: str,
+        *,
+        executor_id: str,
+        app_version: str,
+        app_name: str,
+        limit: int,
+        now_ms: int,
+    ) -> list[ClaimedWorkflow]:
+        params = (
+            executor_id, app_version, app_name, now_ms, now_ms, now_ms,
+            queue_name, app_version, app_name, limit,
+        )  # fmt: skip
+        claimed = self._db.write_one(self._claim, params)
+        claimed.sort(key=lambda r: (r[3], r[4]))
+        return [ClaimedWorkflow(r[0], r[1], int(r[2])) for r in claimed]
+
+    def dead_letter(self, workflow_id: str, now_ms: int) -> None:
+        self._db.write_one(self._dead_letter, (now_ms, now_ms, workflow_id))

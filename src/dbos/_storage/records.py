@@ -1,0 +1,169 @@
+"""Rows that cross the storage seam, as plain immutable objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowInsert:
+    """A new workflow_status row, as the runtime starts or enqueues it."""
+
+    workflow_id: str
+    status: str
+    name: str
+    class_name: str | None
+    config_name: str | None
+    inputs: str
+    serialization: str
+    executor_id: str | None
+    application_version: str | None
+    application_name: str | None
+    created_at: int
+    owner_xid: str
+    recovery_attempts: int = 1
+    queue_name: str | None = None
+    authenticated_user: str | None = None
+    assumed_role: str | None = None
+    authenticated_roles: str | None = None
+    workflow_timeout_ms: int | None = None
+    workflow_deadline_epoch_ms: int | None = None
+    deduplication_id: str | None = None
+    priority: int = 0
+    queue_partition_key: str | None = None
+    parent_workflow_id: str | None = None
+    delay_until_epoch_ms: int | None = None
+    attributes: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InsertOutcome:
+    """What an insert found: whether this caller created the row, and the row's identity."""
+
+    created: bool
+    status: str
+    name: str
+    class_name: str | None
+    config_name: str | None
+    queue_name: str | None
+    workflow_deadline_epoch_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowOutcome:
+    """The parts of a row a waiter needs."""
+
+    status: str
+    output: str | None
+    error: str | None
+    serialization: str | None
+
+
+# Column order of every full workflow_status read; WorkflowRow.from_row depends on it.
+WORKFLOW_COLUMNS = (
+    "workflow_uuid, status, name, class_name, config_name, authenticated_user, assumed_role, "
+    "authenticated_roles, inputs, output, error, serialization, executor_id, "
+    "application_version, application_id, application_name, created_at, updated_at, "
+    "recovery_attempts, queue_name, workflow_timeout_ms, workflow_deadline_epoch_ms, "
+    "started_at_epoch_ms, deduplication_id, priority, queue_partition_key, forked_from, "
+    "was_forked_from, parent_workflow_id, delay_until_epoch_ms, completed_at, attributes, "
+    "schedule_name"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowRow:
+    """A whole workflow_status row, still serialized."""
+
+    workflow_id: str
+    status: str
+    name: str
+    class_name: str | None
+    config_name: str | None
+    authenticated_user: str | None
+    assumed_role: str | None
+    authenticated_roles: str | None
+    inputs: str | None
+    output: str | None
+    error: str | None
+    serialization: str | None
+    executor_id: str | None
+    application_version: str | None
+    application_id: str | None
+    application_name: str | None
+    created_at: int
+    updated_at: int
+    recovery_attempts: int
+    queue_name: str | None
+    workflow_timeout_ms: int | None
+    workflow_deadline_epoch_ms: int | None
+    started_at_epoch_ms: int | None
+    deduplication_id: str | None
+    priority: int
+    queue_partition_key: str | None
+    forked_from: str | None
+    was_forked_from: bool
+    parent_workflow_id: str | None
+    delay_until_epoch_ms: int | None
+    completed_at: int | None
+    attributes: Any
+    schedule_name: str | None
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> WorkflowRow:
+        values = list(row)
+        values[27] = bool(values[27])  # SQLite stores booleans as 0/1
+        return cls(*values)
+
+
+@dataclass(frozen=True, slots=True)
+class StepRow:
+    """A recorded operation, as replay reads it."""
+
+    function_id: int
+    function_name: str
+    output: str | None
+    error: str | None
+    child_workflow_id: str | None
+    serialization: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StepWrite:
+    """A checkpoint to record. Output and error both None marks a bookkeeping row."""
+
+    workflow_id: str
+    function_id: int
+    function_name: str
+    output: str | None
+    error: str | None
+    serialization: str | None
+    child_workflow_id: str | None
+    started_at_epoch_ms: int
+    completed_at_epoch_ms: int
+    application_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordResult:
+    """Whether a checkpoint landed, and the workflow's status as the write saw it."""
+
+    recorded: bool
+    workflow_status: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedWorkflow:
+    workflow_id: str
+    name: str
+    recovery_attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRecord:
+    version_id: str
+    version_name: str
+    version_timestamp: int
+    created_at: int
+    application_name: str | None

@@ -1,0 +1,133 @@
+"""SQLite backend: one WAL file, a single locked writer connection, per-thread readers."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from dbos._storage.backend import Connection, Params, Row, fetch_rows
+from dbos._storage.dialect import sqlite_dialect
+
+T = TypeVar("T")
+BUSY_TIMEOUT_MS = 30_000
+_LOCK_RETRY_SECONDS = 60.0
+
+
+def sqlite_path(url: str) -> str:
+    """The file a ``sqlite:///relative`` or ``sqlite:////absolute`` URL names."""
+    path = urlsplit(url).path
+    # sqlite:///x.db has path "/x.db" (relative); sqlite:////abs/x.db has "//abs/x.db".
+    return path[1:] if path.startswith("/") else path
+
+
+class SQLiteBackend:
+    """All writes go through one connection under a lock: SQLite allows one writer at a time,
+    and queuing in-process is cheaper than contending on the file lock. Other processes on
+    the same file are serialised by SQLite's own lock and the busy timeout."""
+
+    def __init__(self, url: str, *, synchronous: str = "FULL") -> None:
+        self.dialect = sqlite_dialect()
+        self.path = sqlite_path(url)
+        self._synchronous = synchronous
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        self._closed = False
+        self._writer = self._connect()
+        self._writer.execute("PRAGMA journal_mode=WAL")
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._closed:
+            raise sqlite3.ProgrammingError("the system database has been closed")
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+        )
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        with self._all_lock:
+            self._all.append(conn)
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    def read_one(self, query: str, params: Params = ()) -> Row | None:
+        row: Row | None = self._reader().execute(query, params).fetchone()
+        return row
+
+    def read_all(self, query: str, params: Params = ()) -> list[Row]:
+        return self._reader().execute(query, params).fetchall()
+
+    def write_one(self, query: str, params: Params = ()) -> list[Row]:
+        with self._write_lock:
+            return _retry_locked(lambda: fetch_rows(self._writer.execute(query, params)))
+
+    def transact(self, fn: Callable[[Connection], T]) -> T:
+        with self._write_lock:
+            return _retry_locked(lambda: self._run_transaction(fn))
+
+    def _run_transaction(self, fn: Callable[[Connection], T]) -> T:
+        conn = self._writer
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+
+    def close(self) -> None:
+        with self._all_lock:
+            self._closed = True
+            conns, self._all = self._all, []
+        for conn in conns:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+
+
+def _retry_locked(op: Callable[[], T]) -> T:
+    """The busy timeout covers most contention; a lock held past it by another process is
+    waited out here rather than failing a workflow ("pause rather than diverge")."""
+    deadline = time.monotonic() + _LOCK_RETRY_SECONDS
+    delay = 0.01
+    while True:
+        try:
+            return op()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
+def delete_database_files(url: str) -> None:
+    path = sqlite_path(url)
+    for suffix in ("", "-wal", "-shm"):
+        Path(path + suffix).unlink(missing_ok=True)
+
+
+def truncate_all(backend: SQLiteBackend) -> None:
+    def run(conn: Any) -> None:
+        tables = conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+        ).fetchall()
+        for (table,) in tables:
+            if table != "dbos_migrations":
+                conn.execute(f'DELETE FROM "{table}"')
+
+    backend.transact(run)

@@ -1,0 +1,104 @@
+"""WorkflowStore: inserting workflow rows, recording their outcomes, reading their state."""
+
+from __future__ import annotations
+
+from dbos._storage.backend import Backend
+from dbos._storage.records import (
+    WORKFLOW_COLUMNS,
+    InsertOutcome,
+    WorkflowInsert,
+    WorkflowOutcome,
+    WorkflowRow,
+)
+
+_INSERT_COLUMNS = (
+    "workflow_uuid, status, name, class_name, config_name, inputs, serialization, executor_id, "
+    "application_version, application_name, created_at, updated_at, owner_xid, "
+    "recovery_attempts, queue_name, authenticated_user, assumed_role, authenticated_roles, "
+    "workflow_timeout_ms, workflow_deadline_epoch_ms, deduplication_id, priority, "
+    "queue_partition_key, parent_workflow_id, delay_until_epoch_ms, attributes"
+)
+_IDENTITY = "status, name, class_name, config_name, queue_name, workflow_deadline_epoch_ms"
+
+# A new row, or nothing when the ID exists: the caller that created the row is the one that
+# runs it, so re-invoking an ID never starts a second execution.
+INSERT = f"""
+INSERT INTO {{s}}workflow_status ({_INSERT_COLUMNS})
+VALUES ({", ".join("?" * 26)})
+ON CONFLICT (workflow_uuid) DO NOTHING
+RETURNING {_IDENTITY}
+"""
+
+GET_IDENTITY = f"SELECT {_IDENTITY} FROM {{s}}workflow_status WHERE workflow_uuid = ?"
+
+# The outcome is written only while the row is PENDING: a cancel, a dead-letter or another
+# execution's outcome that landed first wins over this run's.
+RECORD_OUTCOME = """
+UPDATE {s}workflow_status
+SET status = ?, output = ?, error = ?, updated_at = ?, completed_at = ?, deduplication_id = NULL
+WHERE workflow_uuid = ? AND status = 'PENDING'
+RETURNING workflow_uuid
+"""
+
+GET_OUTCOME = (
+    "SELECT status, output, error, serialization FROM {s}workflow_status WHERE workflow_uuid = ?"
+)
+
+GET_STATUS = "SELECT status FROM {s}workflow_status WHERE workflow_uuid = ?"
+
+GET_ROW = f"SELECT {WORKFLOW_COLUMNS} FROM {{s}}workflow_status WHERE workflow_uuid = ?"
+
+
+class WorkflowStore:
+    def __init__(self, backend: Backend) -> None:
+        self._db = backend
+        sql = backend.dialect.sql
+        self._insert = sql(INSERT)
+        self._get_identity = sql(GET_IDENTITY)
+        self._record_outcome = sql(RECORD_OUTCOME)
+        self._get_outcome = sql(GET_OUTCOME)
+        self._get_status = sql(GET_STATUS)
+        self._get_row = sql(GET_ROW)
+
+    def insert(self, w: WorkflowInsert) -> InsertOutcome:
+        """Insert ``w`` unless its ID exists; report which happened and the row's identity."""
+        params = (
+            w.workflow_id, w.status, w.name, w.class_name, w.config_name, w.inputs,
+            w.serialization, w.executor_id, w.application_version, w.application_name,
+            w.created_at, w.created_at, w.owner_xid, w.recovery_attempts, w.queue_name,
+            w.authenticated_user, w.assumed_role, w.authenticated_roles, w.workflow_timeout_ms,
+            w.workflow_deadline_epoch_ms, w.deduplication_id, w.priority, w.queue_partition_key,
+            w.parent_workflow_id, w.delay_until_epoch_ms, w.attributes,
+        )  # fmt: skip
+        while True:
+            created = self._db.write_one(self._insert, params)
+            if created:
+                return InsertOutcome(True, *created[0])
+            existing = self._db.read_one(self._get_identity, (w.workflow_id,))
+            if existing is not None:
+                return InsertOutcome(False, *existing)
+            # The conflicting row was deleted between the two statements: insert again.
+
+    def record_outcome(
+        self,
+        workflow_id: str,
+        status: str,
+        output: str | None,
+        error: str | None,
+        now_ms: int,
+    ) -> bool:
+        """True when this outcome was written; False when the row had left PENDING."""
+        params = (status, output, error, now_ms, now_ms, workflow_id)
+        return bool(self._db.write_one(self._record_outcome, params))
+
+    def get_outcome(self, workflow_id: str) -> WorkflowOutcome | None:
+        row = self._db.read_one(self._get_outcome, (workflow_id,))
+        return None if row is None else WorkflowOutcome(*row)
+
+    def get_status(self, workflow_id: str) -> str | None:
+        row = self._db.read_one(self._get_status, (workflow_id,))
+        return None if row is None else str(row[0])
+
+    def get(self, workflow_id: str) -> WorkflowRow | None:
+        row = self._db.read_one(self._get_row, (workflow_id,))
+        return None if row is None else WorkflowRow.from_row(row)
