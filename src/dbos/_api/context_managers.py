@@ -118,7 +118,9 @@ class SetWorkflowAttributes(_ContextOption):
             try:
                 json.dumps(attributes)
             except (TypeError, ValueError) as exc:
-                raise DBOSException(f"Workflow attributes must be JSON-serializable: {exc}") from exc
+                raise DBOSException(
+                    f"Workflow attributes must be JSON-serializable: {exc}"
+                ) from exc
         self._value = attributes
 
 

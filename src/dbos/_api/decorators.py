@@ -13,7 +13,13 @@ from dbos._core.status import DEFAULT_MAX_RECOVERY_ATTEMPTS
 from dbos._error import DBOSException
 from dbos._runtime import context
 from dbos._runtime.effects import run_sync
-from dbos._runtime.registry import TEMP_PREFIX, StepSpec, ValidateArgs, WorkflowInfo, global_registry
+from dbos._runtime.registry import (
+    TEMP_PREFIX,
+    StepSpec,
+    ValidateArgs,
+    WorkflowInfo,
+    global_registry,
+)
 from dbos._runtime.steps import step_flow
 from dbos._runtime.workflows import call_flow
 from dbos._api.state import require_runtime, state
@@ -68,7 +74,14 @@ def make_step_spec(
             raise DBOSException(f"Step {name}: timeout_seconds is only supported on async steps")
         if not math.isfinite(timeout_seconds) or timeout_seconds <= 0:
             raise DBOSException(f"Step {name}: timeout_seconds must be finite and > 0")
-    return StepSpec(name, retries_allowed, float(interval_seconds), max_attempts, float(backoff_rate), should_retry)
+    return StepSpec(
+        name,
+        retries_allowed,
+        float(interval_seconds),
+        max_attempts,
+        float(backoff_rate),
+        should_retry,
+    )
 
 
 class DecoratorsAPI:
@@ -142,7 +155,9 @@ class DecoratorsAPI:
                 is_async=is_async,
             )
             if is_async:
-                raise DBOSException(f"{spec.name}: async steps are not supported by this release yet")
+                raise DBOSException(
+                    f"{spec.name}: async steps are not supported by this release yet"
+                )
 
             @functools.wraps(func)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -165,7 +180,11 @@ class DecoratorsAPI:
 
     @classmethod
     def run_step(
-        cls, dbos_step_options: StepOptions | None, func: Callable[..., Any], *args: Any, **kwargs: Any
+        cls,
+        dbos_step_options: StepOptions | None,
+        func: Callable[..., Any],
+        *args: Any,
+        **kwargs: Any,
     ) -> Any:
         """Run ``func`` as a checkpointed step of the current workflow."""
         options = dict(dbos_step_options or {})

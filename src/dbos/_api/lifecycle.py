@@ -44,7 +44,9 @@ def configure_logging(level: str) -> None:
     if not any(getattr(h, "_dbos_handler", False) for h in logger.handlers):
         handler = logging.StreamHandler()
         handler.setFormatter(
-            logging.Formatter("%(asctime)s [%(levelname)8s] (dbos:%(filename)s:%(lineno)s) %(message)s")
+            logging.Formatter(
+                "%(asctime)s [%(levelname)8s] (dbos:%(filename)s:%(lineno)s) %(message)s"
+            )
         )
         handler._dbos_handler = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
@@ -208,6 +210,10 @@ class LifecycleAPI:
             system_database_url = system_database_url or instance._settings.system_database_url
             schema = schema or instance._settings.schema
         if system_database_url is None:
-            logger.warning("reset_system_database: no DBOS instance and no URL given; nothing reset")
+            logger.warning(
+                "reset_system_database: no DBOS instance and no URL given; nothing reset"
+            )
             return
-        factory.reset_system_database(system_database_url, schema=schema or "dbos", truncate=truncate)
+        factory.reset_system_database(
+            system_database_url, schema=schema or "dbos", truncate=truncate
+        )

@@ -23,7 +23,9 @@ def _check_workflow_id(workflow_id: object) -> str:
 
 class WorkflowsAPI:
     @classmethod
-    def start_workflow(cls, func: Callable[..., Any], *args: Any, **kwargs: Any) -> WorkflowHandle[Any]:
+    def start_workflow(
+        cls, func: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> WorkflowHandle[Any]:
         """Start ``func`` as a workflow in the background and return a handle to it."""
         info = workflow_info_of(func)
         if info is None:
@@ -35,7 +37,9 @@ class WorkflowsAPI:
         return RuntimeHandle(rt, workflow_id)
 
     @classmethod
-    def retrieve_workflow(cls, workflow_id: str, existing_workflow: bool = True) -> WorkflowHandle[Any]:
+    def retrieve_workflow(
+        cls, workflow_id: str, existing_workflow: bool = True
+    ) -> WorkflowHandle[Any]:
         """A handle to a workflow by ID; it must exist unless ``existing_workflow`` is False."""
         rt = launched_runtime("retrieve_workflow")
         _check_workflow_id(workflow_id)
@@ -62,7 +66,9 @@ class WorkflowsAPI:
         """The first of ``handles`` whose workflow has finished."""
         rt = launched_runtime("wait_first")
         by_id = {h.workflow_id: h for h in handles}
-        chosen = run_sync(wait_first_flow(rt, [h.workflow_id for h in handles], polling_interval_sec))
+        chosen = run_sync(
+            wait_first_flow(rt, [h.workflow_id for h in handles], polling_interval_sec)
+        )
         return by_id[chosen]
 
     @classmethod

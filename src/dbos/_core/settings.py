@@ -166,7 +166,9 @@ def _optional_str(config: Mapping[str, Any], key: str) -> str | None:
 def process_config(config: object) -> Settings:
     """Validate ``config`` and fill in every default."""
     if not isinstance(config, Mapping):
-        raise InvalidSettings(f"config must be a DBOSConfig dictionary, got {type(config).__name__}")
+        raise InvalidSettings(
+            f"config must be a DBOSConfig dictionary, got {type(config).__name__}"
+        )
     unknown = sorted(set(config) - _KNOWN_KEYS)
     if unknown:
         raise InvalidSettings(f"Unknown configuration keys: {', '.join(map(str, unknown))}")

@@ -31,13 +31,16 @@ def dispatch(rt: Runtime, claimed: ClaimedWorkflow) -> None:
     info = rt.registry.get(claimed.name)
     if info is None:
         logger.error(
-            "%s", DBOSWorkflowFunctionNotFoundError(workflow_id, f"{claimed.name} is not registered")
+            "%s",
+            DBOSWorkflowFunctionNotFoundError(workflow_id, f"{claimed.name} is not registered"),
         )
         return
     if exceeds_recovery_limit(claimed.recovery_attempts, info.max_recovery_attempts):
         rt.db.queues.dead_letter(workflow_id, rt.clock.now_ms())
         rt.waiters.notify(workflow_id)
-        logger.error("%s", MaxRecoveryAttemptsExceededError(workflow_id, info.max_recovery_attempts))
+        logger.error(
+            "%s", MaxRecoveryAttemptsExceededError(workflow_id, info.max_recovery_attempts)
+        )
         return
     if not rt.try_activate(workflow_id):
         return

@@ -80,7 +80,10 @@ def status_from_row(
     s.output = s.error = None
     if load_output:
         s.output = _best_effort(
-            lambda: codec.decode_value(row.output or "", row.serialization), row.output, "output", wid
+            lambda: codec.decode_value(row.output or "", row.serialization),
+            row.output,
+            "output",
+            wid,
         )
         s.error = _best_effort(
             lambda: codec.decode_error(row.error or "", row.serialization), row.error, "error", wid

@@ -31,7 +31,9 @@ def resolve(rt: Runtime, workflow_id: str, outcome: WorkflowOutcome) -> Any:
     raise DBOSException(f"Workflow {workflow_id} has no outcome yet (status {status})")
 
 
-def wait_outcome(rt: Runtime, workflow_id: str, polling_interval_sec: float) -> Flow[WorkflowOutcome]:
+def wait_outcome(
+    rt: Runtime, workflow_id: str, polling_interval_sec: float
+) -> Flow[WorkflowOutcome]:
     """Wait until the workflow has a terminal outcome. A row that does not exist yet is
     waited for too: it may be about to be inserted by another process.
 

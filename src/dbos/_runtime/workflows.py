@@ -61,7 +61,9 @@ def _check_identity(workflow_id: str, info: WorkflowInfo, found: InsertOutcome) 
         )
 
 
-def _replay_child(parent: WorkflowExecution, recorded: StepRow, info: WorkflowInfo, rt: Runtime) -> str:
+def _replay_child(
+    parent: WorkflowExecution, recorded: StepRow, info: WorkflowInfo, rt: Runtime
+) -> str:
     if recorded.function_name != info.name:
         raise DBOSUnexpectedStepError(
             parent.workflow_id, recorded.function_id, info.name, recorded.function_name

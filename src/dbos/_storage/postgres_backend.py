@@ -135,9 +135,7 @@ def drop_database(url: str) -> None:
     admin = urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, parts.fragment))
     with psycopg.connect(admin, autocommit=True, connect_timeout=10) as conn:
         conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)
-            )
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
 
 
@@ -148,7 +146,5 @@ def truncate_all(url: str, schema: str) -> None:
             (schema,),
         ).fetchall()
         if tables:
-            names = sql.SQL(", ").join(
-                sql.Identifier(schema, table) for (table,) in tables
-            )
+            names = sql.SQL(", ").join(sql.Identifier(schema, table) for (table,) in tables)
             conn.execute(sql.SQL("TRUNCATE {} CASCADE").format(names))
