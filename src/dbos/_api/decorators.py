@@ -8,6 +8,7 @@ import math
 from collections.abc import Callable
 from typing import Any, TypedDict, TypeVar
 
+from dbos._api.state import require_runtime, state
 from dbos._core.serialization import WorkflowSerializationFormat
 from dbos._core.status import DEFAULT_MAX_RECOVERY_ATTEMPTS
 from dbos._error import DBOSException
@@ -22,7 +23,6 @@ from dbos._runtime.registry import (
 )
 from dbos._runtime.steps import step_flow
 from dbos._runtime.workflows import call_flow
-from dbos._api.state import require_runtime, state
 
 F = TypeVar("F", bound=Callable[..., Any])
 INFO_ATTRIBUTE = "__dbos_info__"
@@ -187,7 +187,7 @@ class DecoratorsAPI:
         **kwargs: Any,
     ) -> Any:
         """Run ``func`` as a checkpointed step of the current workflow."""
-        options = dict(dbos_step_options or {})
+        options: dict[str, Any] = dict(dbos_step_options or {})
         name = options.pop("name", None) or getattr(func, "__qualname__", repr(func))
         options.pop("preemptible", None)
         unknown = set(options) - set(StepOptions.__annotations__)

@@ -12,6 +12,7 @@ import time
 from importlib import metadata
 from typing import Any
 
+from dbos._api.state import state
 from dbos._core.settings import InvalidSettings, Settings, process_config
 from dbos._core.status import INTERNAL_QUEUE
 from dbos._core.versioning import (
@@ -26,7 +27,6 @@ from dbos._runtime.runtime import Runtime
 from dbos._services.queue_runner import QueueRunnerService
 from dbos._storage import factory
 from dbos._storage.migrator import SchemaError
-from dbos._api.state import state
 from dbos.config import DBOSConfig
 
 logger = logging.getLogger("dbos")

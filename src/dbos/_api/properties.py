@@ -6,9 +6,9 @@ import logging
 import os
 from typing import Any
 
+from dbos._api.state import classproperty, state
 from dbos._runtime import context
 from dbos._runtime.context import StepStatus
-from dbos._api.state import classproperty, state
 
 
 def _workflow_id(cls: Any) -> str | None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from dbos._api.decorators import workflow_info_of
+from dbos._api.state import launched_runtime, require_runtime
 from dbos._error import DBOSNonExistentWorkflowError, DBOSWorkflowFunctionNotFoundError
 from dbos._runtime.effects import run_sync
 from dbos._runtime.handles import RuntimeHandle, WorkflowHandle
 from dbos._runtime.introspection import WorkflowStatus
 from dbos._runtime.operations import sleep_flow, status_flow, wait_first_flow
 from dbos._runtime.workflows import get_result_flow, start_flow
-from dbos._api.decorators import workflow_info_of
-from dbos._api.state import launched_runtime, require_runtime
 
 
 def _check_workflow_id(workflow_id: object) -> str:

@@ -30,7 +30,7 @@ _KNOWN_KEYS = frozenset(
 
 
 class InvalidSettings(ValueError):
-    """A configuration the library cannot run with; the API turns it into DBOSInitializationError."""
+    """A configuration the library cannot run with; the API raises DBOSInitializationError."""
 
 
 @dataclass(frozen=True)

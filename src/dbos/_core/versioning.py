@@ -1,5 +1,7 @@
-"""Application version: a digest of the registered workflow sources, so that recovery only
-replays workflows on code that recorded them."""
+"""Application version: a digest of the registered workflow sources.
+
+Recovery only replays workflows on code that recorded them.
+"""
 
 from __future__ import annotations
 

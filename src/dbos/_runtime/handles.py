@@ -11,11 +11,11 @@ from dbos._runtime.operations import status_flow
 from dbos._runtime.runtime import Runtime
 from dbos._runtime.workflows import get_result_flow
 
-R = TypeVar("R", covariant=True)
+R_co = TypeVar("R_co", covariant=True)
 T = TypeVar("T")
 
 
-class WorkflowHandle(Protocol[R]):
+class WorkflowHandle(Protocol[R_co]):
     """A handle to a workflow that may still be running."""
 
     workflow_id: str
@@ -24,7 +24,7 @@ class WorkflowHandle(Protocol[R]):
         """The workflow's ID."""
         ...
 
-    def get_result(self, *, polling_interval_sec: float = 1.0) -> R:
+    def get_result(self, *, polling_interval_sec: float = 1.0) -> R_co:
         """Wait for the workflow to finish and return its result (or raise its error)."""
         ...
 
@@ -33,7 +33,7 @@ class WorkflowHandle(Protocol[R]):
         ...
 
 
-class WorkflowHandleAsync(Protocol[R]):
+class WorkflowHandleAsync(Protocol[R_co]):
     """The async twin of WorkflowHandle."""
 
     workflow_id: str
@@ -42,7 +42,7 @@ class WorkflowHandleAsync(Protocol[R]):
         """The workflow's ID."""
         ...
 
-    async def get_result(self, *, polling_interval_sec: float = 1.0) -> R:
+    async def get_result(self, *, polling_interval_sec: float = 1.0) -> R_co:
         """Wait for the workflow to finish and return its result (or raise its error)."""
         ...
 
@@ -52,8 +52,11 @@ class WorkflowHandleAsync(Protocol[R]):
 
 
 class RuntimeHandle(Generic[T]):
-    """A handle bound to this process's runtime. Inside a workflow, awaiting it and reading
-    its status are checkpointed, so a replay sees the same answers."""
+    """A handle bound to this process's runtime.
+
+    Inside a workflow, awaiting it and reading its status are checkpointed, so a replay sees
+    the same answers.
+    """
 
     def __init__(self, rt: Runtime, workflow_id: str) -> None:
         self._rt = rt

@@ -49,7 +49,10 @@ class WorkflowStatus:
     application_name: str | None
 
     def __repr__(self) -> str:
-        return f"WorkflowStatus(workflow_id={self.workflow_id!r}, status={self.status!r}, name={self.name!r})"
+        return (
+            f"WorkflowStatus(workflow_id={self.workflow_id!r}, status={self.status!r}, "
+            f"name={self.name!r})"
+        )
 
 
 def _best_effort(decode: Any, text: str | None, what: str, workflow_id: str) -> Any:
@@ -74,7 +77,13 @@ def status_from_row(
     s.input = None
     if load_input and row.inputs is not None:
         s.input = _best_effort(
-            lambda: dict(zip(("args", "kwargs"), codec.decode_args(row.inputs or "", row.serialization))),
+            lambda: dict(
+                zip(
+                    ("args", "kwargs"),
+                    codec.decode_args(row.inputs or "", row.serialization),
+                    strict=True,
+                )
+            ),
             row.inputs, "input", wid,
         )  # fmt: skip
     s.output = s.error = None

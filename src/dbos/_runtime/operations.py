@@ -60,7 +60,8 @@ def status_flow(rt: Runtime, workflow_id: str) -> Flow[WorkflowStatus | None]:
     """A workflow's status; inside a workflow, a checkpointed DBOS.getStatus step."""
     execution = context.current_execution()
     if execution is None:
-        return (yield Offload(read_status, (rt, workflow_id)))
+        found: WorkflowStatus | None = yield Offload(read_status, (rt, workflow_id))
+        return found
     spec = StepSpec(GET_STATUS)
     status: WorkflowStatus | None = yield from step_flow(
         rt, execution, spec, read_status, (rt, workflow_id), {}

@@ -34,14 +34,17 @@ def resolve(rt: Runtime, workflow_id: str, outcome: WorkflowOutcome) -> Any:
 def wait_outcome(
     rt: Runtime, workflow_id: str, polling_interval_sec: float
 ) -> Flow[WorkflowOutcome]:
-    """Wait until the workflow has a terminal outcome. A row that does not exist yet is
-    waited for too: it may be about to be inserted by another process.
+    """Wait until the workflow has a terminal outcome.
+
+    A row that does not exist yet is waited for too: it may be about to be inserted by
+    another process.
 
     Completions in this process wake the wait at once; the poll covers other processes.
     """
     event = rt.waiters.register(workflow_id)
     try:
         while True:
+            outcome: WorkflowOutcome | None
             outcome = yield Offload(rt.db.workflows.get_outcome, (workflow_id,))
             if outcome is not None and outcome.status not in ACTIVE:
                 return outcome

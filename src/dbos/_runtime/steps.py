@@ -41,7 +41,9 @@ def begin_operation(rt: Runtime, ex: WorkflowExecution, function_id: int) -> Flo
     if workflow_id in rt.cancelled:
         raise cancelled_error(workflow_id)
     if rt.precheck_reads:
-        status, recorded = yield Offload(rt.db.steps.check, (workflow_id, function_id))
+        checked: tuple[str | None, StepRow | None]
+        checked = yield Offload(rt.db.steps.check, (workflow_id, function_id))
+        status, recorded = checked
         if status == CANCELLED:
             raise cancelled_error(workflow_id)
         return recorded
@@ -62,8 +64,11 @@ def replay(rt: Runtime, ex: WorkflowExecution, recorded: StepRow, expected_name:
 
 
 def record(rt: Runtime, ex: WorkflowExecution, write: StepWrite) -> Flow[None]:
-    """Checkpoint one operation. Another execution having recorded it first means this one
-    has lost the race: it stops and leaves the workflow to the winner."""
+    """Checkpoint one operation.
+
+    Another execution having recorded it first means this one has lost the race: it stops
+    and leaves the workflow to the winner.
+    """
     result = yield Offload(rt.db.steps.record, (write,))
     if not result.recorded:
         completed_at = yield Offload(

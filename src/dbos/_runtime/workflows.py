@@ -167,7 +167,7 @@ def execute_flow(
             outcome = yield from wait_outcome(rt, workflow_id, DIRECT_WAIT_POLLING_SEC)
             return resolve(rt, workflow_id, outcome)
         except Exception as exc:
-            error = rt.codec.encode_error(exc, serializer)
+            error: str | None = rt.codec.encode_error(exc, serializer)
             written = yield Offload(
                 rt.db.workflows.record_outcome,
                 (workflow_id, ERROR, None, error, rt.clock.now_ms()),

@@ -1,4 +1,4 @@
-"""QueueRunnerService: claims ENQUEUED workflows off the queues this process serves and runs them."""
+"""QueueRunnerService: claims ENQUEUED workflows off this process's queues and runs them."""
 
 from __future__ import annotations
 
@@ -16,8 +16,11 @@ CLAIM_BATCH = 100
 
 
 class QueueRunnerService:
-    """One thread; woken at once by enqueues and recoveries in this process, and otherwise
-    polling so that work enqueued by other processes is found too."""
+    """One thread, woken by local enqueues and recoveries, and polling for remote work.
+
+    Enqueues and recoveries in this process wake it at once; otherwise it polls, so that work
+    enqueued by other processes is found too.
+    """
 
     def __init__(
         self,

@@ -1,1 +1,1 @@
-"""The storage seam: the system database, one store per concern, over a SQLite or Postgres backend."""
+"""The storage seam: the system database, one store per concern, over SQLite or Postgres."""

@@ -25,7 +25,7 @@ _RETRIABLE_CLASSES = ("08", "53", "57")
 
 
 def conninfo_from_url(url: str) -> str:
-    """psycopg takes libpq URLs; SQLAlchemy-style ``postgresql+psycopg://`` is accepted too."""
+    """Turn a URL into libpq conninfo; SQLAlchemy-style ``postgresql+psycopg://`` works too."""
     parts = urlsplit(url)
     scheme = parts.scheme.split("+")[0]
     if scheme == "postgres":
@@ -43,8 +43,11 @@ def is_retriable(exc: BaseException) -> bool:
 
 
 class PostgresBackend:
-    """Connections stay in autocommit so that a single-statement checkpoint is one round trip
-    and one commit; multi-statement writes open an explicit transaction."""
+    """Postgres backend over a psycopg connection pool.
+
+    Connections stay in autocommit so that a single-statement checkpoint is one round trip
+    and one commit; multi-statement writes open an explicit transaction.
+    """
 
     def __init__(self, url: str, *, schema: str = "dbos", pool_size: int = 20) -> None:
         self.dialect = postgres_dialect(schema)
@@ -142,7 +145,8 @@ def drop_database(url: str) -> None:
 def truncate_all(url: str, schema: str) -> None:
     with psycopg.connect(conninfo_from_url(url), autocommit=True) as conn:
         tables: list[Any] = conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename <> 'dbos_migrations'",
+            "SELECT tablename FROM pg_tables"
+            " WHERE schemaname = %s AND tablename <> 'dbos_migrations'",
             (schema,),
         ).fetchall()
         if tables:

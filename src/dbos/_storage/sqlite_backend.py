@@ -26,9 +26,12 @@ def sqlite_path(url: str) -> str:
 
 
 class SQLiteBackend:
-    """All writes go through one connection under a lock: SQLite allows one writer at a time,
-    and queuing in-process is cheaper than contending on the file lock. Other processes on
-    the same file are serialised by SQLite's own lock and the busy timeout."""
+    """SQLite backend: all writes go through one connection under a lock.
+
+    SQLite allows one writer at a time, and queuing in-process is cheaper than contending on
+    the file lock. Other processes on the same file are serialised by SQLite's own lock and
+    the busy timeout.
+    """
 
     def __init__(self, url: str, *, synchronous: str = "FULL") -> None:
         self.dialect = sqlite_dialect()
@@ -101,8 +104,11 @@ class SQLiteBackend:
 
 
 def _retry_locked(op: Callable[[], T]) -> T:
-    """The busy timeout covers most contention; a lock held past it by another process is
-    waited out here rather than failing a workflow ("pause rather than diverge")."""
+    """Retry an operation while another process holds the database lock.
+
+    The busy timeout covers most contention; a lock held past it by another process is
+    waited out here rather than failing a workflow ("pause rather than diverge").
+    """
     deadline = time.monotonic() + _LOCK_RETRY_SECONDS
     delay = 0.01
     while True:

@@ -11,7 +11,9 @@ LOAD = f"""
 SELECT {_STEP_COLUMNS} FROM {{s}}operation_outputs WHERE workflow_uuid = ? ORDER BY function_id
 """
 
-GET = f"SELECT {_STEP_COLUMNS} FROM {{s}}operation_outputs WHERE workflow_uuid = ? AND function_id = ?"
+GET = f"""
+SELECT {_STEP_COLUMNS} FROM {{s}}operation_outputs WHERE workflow_uuid = ? AND function_id = ?
+"""
 
 GET_COMPLETED_AT = """
 SELECT completed_at_epoch_ms FROM {s}operation_outputs WHERE workflow_uuid = ? AND function_id = ?
