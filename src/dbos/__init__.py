@@ -13,6 +13,7 @@ from dbos._api.context_managers import (
 )
 from dbos._api.dbos import DBOS
 from dbos._api.decorators import StepOptions
+from dbos._api.migrations import run_dbos_database_migrations
 from dbos._core.serialization import (
     DBOSPortableJSONSerializer,
     PortableWorkflowError,
@@ -21,7 +22,7 @@ from dbos._core.serialization import (
 )
 from dbos._core.status import WorkflowStatusString
 from dbos._runtime.handles import WorkflowHandle, WorkflowHandleAsync
-from dbos._runtime.introspection import WorkflowStatus
+from dbos._runtime.introspection import StepInfo, VersionInfo, WorkflowStatus
 from dbos.config import DBOSConfig
 
 # `from dbos.error import DBOSException` works as well as `dbos.error.DBOSException`.
@@ -38,11 +39,14 @@ __all__ = [
     "SetWorkflowAttributes",
     "SetWorkflowID",
     "SetWorkflowTimeout",
+    "StepInfo",
     "StepOptions",
+    "VersionInfo",
     "WorkflowHandle",
     "WorkflowHandleAsync",
     "WorkflowSerializationFormat",
     "WorkflowStatus",
     "WorkflowStatusString",
     "error",
+    "run_dbos_database_migrations",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, TypedDict
 
 from dbos._core.serialization import PayloadCodec
 from dbos._storage.records import WorkflowRow
@@ -113,3 +113,25 @@ def status_from_row(
     s.attributes = json.loads(attributes) if isinstance(attributes, str) else attributes
     s.schedule_name, s.application_name = row.schedule_name, row.application_name
     return s
+
+
+class StepInfo(TypedDict):
+    """One recorded operation of a workflow, as list_workflow_steps returns it."""
+
+    function_id: int
+    function_name: str
+    output: Any
+    error: Exception | None
+    child_workflow_id: str | None
+    started_at_epoch_ms: int | None
+    completed_at_epoch_ms: int | None
+
+
+class VersionInfo(TypedDict):
+    """An application version that has run against the system database."""
+
+    version_id: str
+    version_name: str
+    version_timestamp: int
+    created_at: int
+    application_name: str | None

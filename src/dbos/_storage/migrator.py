@@ -106,6 +106,24 @@ class Migrator:
             )
         return applied
 
+    def grant(self, role: str) -> None:
+        """Let ``role`` use every table, sequence and function of the schema (Postgres only)."""
+        if self._dialect.name != "postgres":
+            raise SchemaError("granting an application role is only supported on Postgres")
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", role):
+            raise SchemaError(f"{role!r} is not a plain role name")
+        schema = f'"{self._schema}"'
+
+        def run(conn: Connection) -> None:
+            conn.execute(f'GRANT USAGE ON SCHEMA {schema} TO "{role}"')
+            for kind in ("TABLES", "SEQUENCES", "FUNCTIONS"):
+                conn.execute(f'GRANT ALL ON ALL {kind} IN SCHEMA {schema} TO "{role}"')
+                conn.execute(
+                    f'ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT ALL ON {kind} TO "{role}"'
+                )
+
+        self._backend.transact(run)
+
     def verify(self) -> None:
         current = self.current_version()
         if current < self.latest_version:
