@@ -15,6 +15,7 @@ from psycopg_pool import ConnectionPool, PoolClosed
 
 from dbos._storage.backend import Connection, Params, Row, fetch_rows
 from dbos._storage.dialect import postgres_dialect
+from dbos._storage.postgres_wire import PreparedStatements
 
 T = TypeVar("T")
 logger = logging.getLogger("dbos")
@@ -61,6 +62,7 @@ class PostgresBackend:
             name="dbos-system",
         )
         self._pool.open(wait=True, timeout=30)
+        self._prepared = PreparedStatements()
 
     def _with_retry(self, op: Callable[[], T]) -> T:
         delay = 1.0
@@ -74,27 +76,27 @@ class PostgresBackend:
                 time.sleep(delay * random.uniform(0.5, 1.0))
                 delay = min(delay * 2, 60.0)
 
-    def read_one(self, query: str, params: Params = ()) -> Row | None:
-        def op() -> Row | None:
+    def _run_one(self, query: str, params: Params) -> list[Row]:
+        """One autocommit statement: the libpq fast path, else psycopg."""
+
+        def op() -> list[Row]:
             with self._pool.connection() as conn:
-                row: Row | None = conn.execute(query, params).fetchone()
-                return row
+                rows = self._prepared.execute(conn, query, params)
+                if rows is None:
+                    rows = fetch_rows(conn.execute(query, params))
+                return rows
 
         return self._with_retry(op)
+
+    def read_one(self, query: str, params: Params = ()) -> Row | None:
+        rows = self._run_one(query, params)
+        return rows[0] if rows else None
 
     def read_all(self, query: str, params: Params = ()) -> list[Row]:
-        def op() -> list[Row]:
-            with self._pool.connection() as conn:
-                return conn.execute(query, params).fetchall()
-
-        return self._with_retry(op)
+        return self._run_one(query, params)
 
     def write_one(self, query: str, params: Params = ()) -> list[Row]:
-        def op() -> list[Row]:
-            with self._pool.connection() as conn:
-                return fetch_rows(conn.execute(query, params))
-
-        return self._with_retry(op)
+        return self._run_one(query, params)
 
     def transact(self, fn: Callable[[Connection], T]) -> T:
         def op() -> T:
