@@ -21,14 +21,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import dbos
 from workload import many_steps
 
-import dbos
-
 _DBOS_DIR = str(Path(dbos.__file__).resolve().parent)
+_STORAGE_DIR = str(Path(_DBOS_DIR) / "_storage")
 _BENCH_DIR = str(Path(__file__).resolve().parent)
 
-CATEGORIES = ("driver", "dbos", "workload", "other")
+CATEGORIES = ("driver", "dbos storage", "dbos runtime", "workload", "other")
 
 
 @dataclass(frozen=True)
@@ -53,14 +53,18 @@ def categorize(filename: str, function_name: str) -> str:
     """Which layer a profiled function belongs to.
 
     C functions show up with filename ``~`` and the owning type in their name, e.g.
-    ``<method 'execute' of 'sqlite3.Connection' objects>``, so both are inspected.
+    ``<method 'execute' of 'sqlite3.Connection' objects>``, so both are inspected. Cython
+    methods (psycopg_binary's libpq wrappers) are invisible to cProfile: their time, even a
+    blocking wait for the server, is charged to the Python function that called them.
     """
     if "psycopg" in filename or "sqlite3" in filename:
         return "driver"
     if filename == "~" and ("sqlite3." in function_name or "psycopg" in function_name):
         return "driver"
+    if filename.startswith(_STORAGE_DIR):
+        return "dbos storage"
     if filename.startswith(_DBOS_DIR):
-        return "dbos"
+        return "dbos runtime"
     if filename.startswith(_BENCH_DIR):
         return "workload"
     return "other"

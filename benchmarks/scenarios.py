@@ -1,8 +1,8 @@
 """The timed scenarios, run against whichever backend DBOS was launched on.
 
 Each scenario warms up first (connections, prepared statements, per-thread SQLite readers,
-the WAL file's working size), then times the measured part with both the wall clock and
-the process CPU clock. Nothing here asserts on a time: benchmarks report, tests decide.
+the executor's threads), then times the measured part with both the wall clock and the
+process CPU clock. Nothing here asserts on a time: benchmarks report, tests decide.
 """
 
 from __future__ import annotations
@@ -12,17 +12,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from workload import STEPS_PER_WORKFLOW, many_steps, three_steps
-
 from dbos import DBOS
+from workload import STEPS_PER_WORKFLOW, many_steps, three_steps
 
 
 @dataclass(frozen=True)
 class Timing:
     """``units`` (workflows or steps) took ``wall_seconds`` and ``cpu_seconds`` of process CPU.
 
-    The CPU clock is process-wide, so it includes DBOS's background threads and, on SQLite,
-    the SQLite engine itself, which runs in-process.
+    The CPU clock is process-wide and counts user and system time, so it includes DBOS's
+    background threads, the syscalls of fsync and, on SQLite, the SQLite engine itself,
+    which runs in-process.
     """
 
     units: int
@@ -43,21 +43,58 @@ class Timing:
 
 
 @dataclass(frozen=True)
-class LongWorkflowResult:
-    """Scenario B: every repetition, and the median one that the report quotes."""
+class Bracketed:
+    """A timed run with the floor sampled just before and just after it.
 
-    repetitions: tuple[Timing, ...]
+    Dividing by the floor of the same minute, rather than one floor for the whole run,
+    keeps the ratio honest when the disk or a shared server changes speed mid-run.
+    """
+
+    timing: Timing
+    floor_before_us: float
+    floor_after_us: float
+
+    @property
+    def floor_us(self) -> float:
+        return (self.floor_before_us + self.floor_after_us) / 2
+
+    def ratio(self, commits_per_unit: int = 1) -> float:
+        """Time per unit over the floor time of ``commits_per_unit`` commits."""
+        return self.timing.us_per_unit / (self.floor_us * commits_per_unit)
+
+    def excess_us(self, commits_per_unit: int = 1) -> float:
+        """Time per unit beyond its commits at floor speed: what DBOS adds, in absolute terms.
+
+        Steadier than the ratio across machines: a faster disk shrinks the floor but not
+        the Python around it, so the same code has a higher ratio on a faster disk.
+        """
+        return self.timing.us_per_unit - self.floor_us * commits_per_unit
+
+
+@dataclass(frozen=True)
+class LongWorkflowResult:
+    """Scenario B: every run, each bracketed by floor samples."""
+
+    runs: tuple[Bracketed, ...]
 
     @property
     def median(self) -> Timing:
-        # The median repetition, not the mean: one repetition that met a WAL checkpoint or a
-        # noisy neighbour should not move the headline number.
-        ordered = sorted(self.repetitions, key=lambda t: t.wall_seconds)
-        return ordered[len(ordered) // 2]
+        # The median run, not the mean: one run that met a WAL checkpoint or a noisy
+        # neighbour should not move the headline number.
+        ordered = sorted(self.runs, key=lambda b: b.timing.wall_seconds)
+        return ordered[len(ordered) // 2].timing
+
+    @property
+    def median_ratio(self) -> float:
+        return statistics.median(b.ratio() for b in self.runs)
+
+    @property
+    def median_excess_us(self) -> float:
+        return statistics.median(b.excess_us() for b in self.runs)
 
     @property
     def spread_percent(self) -> float:
-        walls = [t.wall_seconds for t in self.repetitions]
+        walls = [b.timing.wall_seconds for b in self.runs]
         if len(walls) < 2:
             return 0.0
         return (max(walls) - min(walls)) / statistics.median(walls) * 100
@@ -76,7 +113,7 @@ class InFlightResult:
         return self.timing.units_per_second * STEPS_PER_WORKFLOW
 
 
-def _timed(units: int, run: Callable[[], object]) -> Timing:
+def timed(units: int, run: Callable[[], object]) -> Timing:
     wall, cpu = time.perf_counter(), time.process_time()
     run()
     return Timing(units, time.perf_counter() - wall, time.process_time() - cpu)
@@ -91,18 +128,20 @@ def sequential_workflows(count: int, warmup: int) -> Timing:
         for i in range(count):
             three_steps(i)
 
-    return _timed(count, run)
+    return timed(count, run)
 
 
-def long_workflow(steps: int, repetitions: int, warmup_steps: int) -> LongWorkflowResult:
-    """Scenario B: one workflow of ``steps`` trivial steps, run ``repetitions`` times.
+def warm_long_workflow(steps: int) -> None:
+    many_steps(steps)
 
-    The two workflow-level commits (status insert and outcome) are included in the time;
-    at 1,000 steps they add 0.2% and keep the number honest about a real workflow.
+
+def long_workflow_run(steps: int) -> Timing:
+    """Scenario B, one run: a single workflow of ``steps`` trivial steps.
+
+    The workflow's own two commits (status insert and outcome) are inside the time; at
+    1,000 steps they add 0.2%, and a real long workflow pays them too.
     """
-    many_steps(warmup_steps)
-    timings = tuple(_timed(steps, lambda: many_steps(steps)) for _ in range(repetitions))
-    return LongWorkflowResult(timings)
+    return timed(steps, lambda: many_steps(steps))
 
 
 def _one_round(width: int) -> None:
@@ -124,4 +163,4 @@ def workflows_in_flight(width: int, rounds: int, warmup_rounds: int) -> InFlight
         for _ in range(rounds):
             _one_round(width)
 
-    return InFlightResult(width, rounds, _timed(width * rounds, run))
+    return InFlightResult(width, rounds, timed(width * rounds, run))

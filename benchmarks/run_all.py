@@ -1,0 +1,94 @@
+"""Runs every benchmark on SQLite and/or Postgres and prints one comparison table.
+
+    .venv/bin/python benchmarks/run_all.py [--backend sqlite|postgres|both] [--quick]
+
+For each backend, in one process and one launch of DBOS: the raw-driver floor (sampled
+between scenarios), scenarios A (sequential 3-step workflows), B (one 1,000-step workflow),
+C (64 workflows in flight), a count of storage calls, and two cProfile runs of B.
+See benchmarks/README.md for what each number means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from dbos import DBOS
+from report import BackendReport, summary_table, write_json
+
+# Importing session imports the workload, which registers the benchmark's workflows and
+# steps; that must happen before DBOS(...) is constructed, and module imports ensure it.
+from session import (
+    FULL,
+    QUICK,
+    Target,
+    postgres_durability_warning,
+    postgres_target,
+    run_backend,
+    sqlite_target,
+)
+
+DEFAULT_POSTGRES_URL = "postgresql://postgres@localhost:5432/dbos_bench"
+DEFAULT_OUT_DIR = Path("/tmp/dbos-bench")
+
+
+def print_profiles(report: BackendReport) -> None:
+    for profile in report.profiles:
+        clock = "wall clock" if profile.kind == "wall" else "thread CPU clock"
+        print(f"\n--- {report.backend}: scenario B under cProfile ({clock}), by tottime ---")
+        print(profile.top_table)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--quick", action="store_true", help="fewer iterations (about 15 s)")
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
+    parser.add_argument(
+        "--out-dir",
+        type=Path,
+        default=DEFAULT_OUT_DIR,
+        help="SQLite files, profiles and results.json go here (default: %(default)s)",
+    )
+    parser.add_argument("--profile-top", type=int, default=25, help="profile rows to print")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    out_dir: Path = args.out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    targets: list[Target] = []
+    warnings: list[str] = []
+    if args.backend in ("sqlite", "both"):
+        targets.append(sqlite_target(out_dir))
+    if args.backend in ("postgres", "both"):
+        warning = postgres_durability_warning(args.postgres_url)
+        if warning is not None:
+            warnings.append(f"postgres: {warning}")
+        targets.append(postgres_target(args.postgres_url))
+    started = time.perf_counter()
+    reports: list[BackendReport] = []
+    try:
+        for target in targets:
+            reports.append(run_backend(target, plan, out_dir, args.profile_top))
+    finally:
+        DBOS.destroy(destroy_registry=True)
+    for report in reports:
+        print_profiles(report)
+    results = out_dir / "results.json"
+    write_json(reports, results)
+    print(f"\n=== DBOS checkpoint benchmarks ({'quick' if args.quick else 'full'} run) ===\n")
+    print(summary_table(reports))
+    for warning in warnings:
+        print(f"WARNING {warning}")
+    print(f"Results: {results}; profiles: {out_dir}/profile-*.prof (and .txt)")
+    print(f"Elapsed: {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
