@@ -31,7 +31,7 @@ def sleep_flow(rt: Runtime, seconds: float) -> Flow[None]:
             raise AssertionError("DBOS.sleep() must not be called from within a step")
         raise DBOSException("sleep() must be called from within a workflow")
     function_id = execution.next_function_id()
-    recorded = yield from begin_operation(rt, execution, function_id)
+    recorded = begin_operation(rt, execution, function_id)
     if recorded is not None:
         wake_at = float(replay(rt, execution, recorded, SLEEP))
     else:
@@ -87,7 +87,7 @@ def wait_first_flow(rt: Runtime, workflow_ids: list[str], polling_interval_sec: 
     function_id = 0
     if execution is not None:
         function_id = execution.next_function_id()
-        recorded = yield from begin_operation(rt, execution, function_id)
+        recorded = begin_operation(rt, execution, function_id)
         if recorded is not None:
             chosen: str = replay(rt, execution, recorded, WAIT_FIRST)
             return chosen

@@ -49,9 +49,6 @@ class Runtime:
             max_workers=settings.max_executor_threads or _UNBOUNDED_THREADS,
             thread_name_prefix="dbos-executor-",
         )
-        # Whether a step reads its workflow's status before running. Cheap on SQLite; on
-        # Postgres the checkpoint write returns the status instead, saving a round trip.
-        self.precheck_reads = db.dialect.cheap_reads
         self._active: set[str] = set()
         self._active_lock = threading.Lock()
         # Workflows cancelled by this process: their next durable operation stops them.

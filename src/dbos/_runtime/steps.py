@@ -30,23 +30,15 @@ def cancelled_error(workflow_id: str) -> DBOSWorkflowCancelledError:
     return DBOSWorkflowCancelledError(f"Workflow {workflow_id} is cancelled. Aborting function.")
 
 
-def begin_operation(rt: Runtime, ex: WorkflowExecution, function_id: int) -> Flow[StepRow | None]:
+def begin_operation(rt: Runtime, ex: WorkflowExecution, function_id: int) -> StepRow | None:
     """Before a durable operation: stop if the workflow was cancelled; return its recording.
 
-    On SQLite one read gives both the status and the recorded row. On Postgres the replay
-    cache (loaded when the run began) answers, and cancellation by another process is seen
-    by the checkpoint write, which returns the status.
+    No database round trip: what earlier runs recorded was loaded when this run began, and a
+    cancel made in this process is an in-memory flag. A cancel made by another process is
+    seen by the next checkpoint write, which returns the workflow's status.
     """
-    workflow_id = ex.workflow_id
-    if workflow_id in rt.cancelled:
-        raise cancelled_error(workflow_id)
-    if rt.precheck_reads:
-        checked: tuple[str | None, StepRow | None]
-        checked = yield Offload(rt.db.steps.check, (workflow_id, function_id))
-        status, recorded = checked
-        if status == CANCELLED:
-            raise cancelled_error(workflow_id)
-        return recorded
+    if ex.workflow_id in rt.cancelled:
+        raise cancelled_error(ex.workflow_id)
     return ex.recorded.get(function_id)
 
 
@@ -129,7 +121,7 @@ def step_flow(
     kwargs: dict[str, Any],
 ) -> Flow[Any]:
     function_id = ex.next_function_id()
-    recorded = yield from begin_operation(rt, ex, function_id)
+    recorded = begin_operation(rt, ex, function_id)
     if recorded is not None:
         return replay(rt, ex, recorded, spec.name)
     started = rt.clock.now_ms()

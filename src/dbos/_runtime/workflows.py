@@ -94,7 +94,7 @@ def begin_workflow(
     function_id = 0
     if parent is not None:
         function_id = parent.next_function_id()
-        recorded = yield from begin_operation(rt, parent, function_id)
+        recorded = begin_operation(rt, parent, function_id)
         if recorded is not None:
             return Started(_replay_child(parent, recorded, info, rt), False, serializer)
     inputs = rt.codec.encode_args(args, kwargs, serializer)
@@ -218,7 +218,7 @@ def get_result_flow(
         outcome = yield from wait_outcome(rt, workflow_id, polling_interval_sec)
         return resolve(rt, workflow_id, outcome)
     function_id = parent.next_function_id()
-    recorded = yield from begin_operation(rt, parent, function_id)
+    recorded = begin_operation(rt, parent, function_id)
     if recorded is not None:
         return replay(rt, parent, recorded, GET_RESULT)
     started = rt.clock.now_ms()

@@ -16,14 +16,8 @@ class Dialect:
     table_prefix: str
     # Postgres drivers use %s; SQLite uses ?.
     placeholder: str
-    # Postgres can run an INSERT inside a WITH clause and read another table in the same
-    # statement, which lets a checkpoint be one round trip.
-    dml_in_cte: bool
     # Row locks for claims; SQLite serialises writers, so it needs none.
     skip_locked: str
-    # Reads cost microseconds in-process on SQLite and a network round trip on Postgres,
-    # which decides whether a step checks for cancellation with a read before it runs.
-    cheap_reads: bool
 
     def sql(self, text: str) -> str:
         compiled = text.replace("{s}", self.table_prefix)
@@ -33,15 +27,8 @@ class Dialect:
 
 
 def sqlite_dialect() -> Dialect:
-    return Dialect("sqlite", "", "?", dml_in_cte=False, skip_locked="", cheap_reads=True)
+    return Dialect("sqlite", "", "?", skip_locked="")
 
 
 def postgres_dialect(schema: str) -> Dialect:
-    return Dialect(
-        "postgres",
-        f'"{schema}".',
-        "%s",
-        dml_in_cte=True,
-        skip_locked="FOR UPDATE SKIP LOCKED",
-        cheap_reads=False,
-    )
+    return Dialect("postgres", f'"{schema}".', "%s", skip_locked="FOR UPDATE SKIP LOCKED")
