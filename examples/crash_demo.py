@@ -82,7 +82,11 @@ def run_demo() -> None:
 
     print("1. Start the order workflow in a child process:")
     first = subprocess.Popen(
-        command, cwd=workdir, env={**child_env, "DEMO_FIRST_RUN": "1"}, stdout=subprocess.PIPE, text=True
+        command,
+        cwd=workdir,
+        env={**child_env, "DEMO_FIRST_RUN": "1"},
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert first.stdout is not None
     for line in first.stdout:

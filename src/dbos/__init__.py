@@ -1,9 +1,6 @@
 """dbos: durable workflows for Python, checkpointed in SQLite or Postgres."""
 
-import sys as _sys
-
-from dbos import _error
-from dbos import _error as error
+from dbos import error
 from dbos._api.context_managers import (
     DBOSContextEnsure,
     DBOSContextSetAuth,
@@ -24,9 +21,6 @@ from dbos._core.status import WorkflowStatusString
 from dbos._runtime.handles import WorkflowHandle, WorkflowHandleAsync
 from dbos._runtime.introspection import StepInfo, VersionInfo, WorkflowStatus
 from dbos.config import DBOSConfig
-
-# `from dbos.error import DBOSException` works as well as `dbos.error.DBOSException`.
-_sys.modules[__name__ + ".error"] = _error
 
 __all__ = [
     "DBOS",

@@ -14,6 +14,34 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Any
 
+__all__ = [
+    "DBOSAwaitedWorkflowCancelledError",
+    "DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded",
+    "DBOSBaseException",
+    "DBOSConflictingRegistrationError",
+    "DBOSConflictingWorkflowError",
+    "DBOSErrorCode",
+    "DBOSException",
+    "DBOSInitializationError",
+    "DBOSMaxStepRetriesExceeded",
+    "DBOSNonExistentWorkflowError",
+    "DBOSNotAuthorizedError",
+    "DBOSPatchNondeterminismError",
+    "DBOSQueryTimeoutError",
+    "DBOSQueueDeduplicatedError",
+    "DBOSRecoveryError",
+    "DBOSStepNondeterminismError",
+    "DBOSStepTimeoutError",
+    "DBOSStreamNondeterminismError",
+    "DBOSStreamTimeoutError",
+    "DBOSUnexpectedStepError",
+    "DBOSWorkflowCancelledError",
+    "DBOSWorkflowConflictIDError",
+    "DBOSWorkflowFunctionNotFoundError",
+    "DBOSWorkflowIDInUseError",
+    "MaxRecoveryAttemptsExceededError",
+]
+
 
 class DBOSErrorCode(IntEnum):
     ConflictingIDError = 1

@@ -64,7 +64,9 @@ def main() -> None:
                 DBOS.start_workflow(pipeline, i)
         print("started", flush=True)
         threading.Event().wait()  # until SIGKILL
-    results = {f"pipeline-{i}": DBOS.retrieve_workflow(f"pipeline-{i}").get_result() for i in range(COUNT)}
+    results = {
+        f"pipeline-{i}": DBOS.retrieve_workflow(f"pipeline-{i}").get_result() for i in range(COUNT)
+    }
     print(json.dumps(results), flush=True)
     DBOS.destroy()
 

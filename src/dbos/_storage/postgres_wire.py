@@ -82,7 +82,9 @@ class PreparedStatements:
         self._unpreparable: set[str] = set()
         self._prepared: weakref.WeakKeyDictionary[Any, set[bytes]] = weakref.WeakKeyDictionary()
 
-    def execute(self, conn: psycopg.Connection[Any], query: str, params: Params) -> list[Row] | None:
+    def execute(
+        self, conn: psycopg.Connection[Any], query: str, params: Params
+    ) -> list[Row] | None:
         """Rows of ``query``, or None when this path cannot run it (use psycopg then)."""
         if query in self._unpreparable:
             return None
@@ -103,7 +105,8 @@ class PreparedStatements:
                 self._unpreparable.add(query)  # e.g. a parameter whose type needs inference
                 return None
             prepared.add(name)
-        result = pgconn.exec_prepared(name, encoded)
+        # libpq sends None as SQL NULL; psycopg's stub for exec_prepared leaves None out.
+        result = pgconn.exec_prepared(name, encoded)  # type: ignore[arg-type]
         if result.status not in _OK:
             self._check_connection(pgconn)
             raise errors.error_from_result(result, encoding="utf-8")
