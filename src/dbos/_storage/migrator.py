@@ -85,8 +85,9 @@ class Migrator:
 
     def _apply_pending(self, conn: Connection) -> int:
         if self._dialect.name == "postgres":
-            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self._schema}"')
+            # Lock first: CREATE SCHEMA IF NOT EXISTS itself races between two migrators.
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK_KEY,))
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self._schema}"')
         table = self._version_table()
         conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (version BIGINT NOT NULL)")
         row = conn.execute(f"SELECT max(version) FROM {table}").fetchone()

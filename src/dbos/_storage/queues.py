@@ -18,22 +18,25 @@ RETURNING workflow_uuid
 """
 
 # Claim the oldest ENQUEUED rows of a queue, highest priority (lowest number) first. The
-# guarded UPDATE is the real claim on SQLite; on Postgres SKIP LOCKED also keeps concurrent
-# claimers from waiting on each other's rows.
+# picked set is a MATERIALIZED CTE so it is computed exactly once: as a plain IN-subquery,
+# Postgres may re-run it and, with SKIP LOCKED, claim more rows than the limit. The guarded
+# UPDATE is the real claim on SQLite; on Postgres SKIP LOCKED also keeps concurrent claimers
+# from waiting on each other's rows.
 CLAIM = """
-UPDATE {s}workflow_status
-SET status = 'PENDING', executor_id = ?, application_version = ?, application_name = ?,
-    started_at_epoch_ms = ?, updated_at = ?, recovery_attempts = recovery_attempts + 1,
-    workflow_deadline_epoch_ms = CASE
-        WHEN workflow_timeout_ms IS NOT NULL AND workflow_deadline_epoch_ms IS NULL
-        THEN ? + workflow_timeout_ms ELSE workflow_deadline_epoch_ms END
-WHERE status = 'ENQUEUED' AND workflow_uuid IN (
+WITH picked AS MATERIALIZED (
     SELECT workflow_uuid FROM {s}workflow_status
     WHERE status = 'ENQUEUED' AND queue_name = ?
       AND (application_version = ? OR application_version IS NULL)
       AND (application_name = ? OR application_name IS NULL)
     ORDER BY priority, created_at
     LIMIT ? {skip_locked})
+UPDATE {s}workflow_status
+SET status = 'PENDING', executor_id = ?, application_version = ?, application_name = ?,
+    started_at_epoch_ms = ?, updated_at = ?, recovery_attempts = recovery_attempts + 1,
+    workflow_deadline_epoch_ms = CASE
+        WHEN workflow_timeout_ms IS NOT NULL AND workflow_deadline_epoch_ms IS NULL
+        THEN ? + workflow_timeout_ms ELSE workflow_deadline_epoch_ms END
+WHERE status = 'ENQUEUED' AND workflow_uuid IN (SELECT workflow_uuid FROM picked)
 RETURNING workflow_uuid, name, recovery_attempts, priority, created_at
 """
 
@@ -71,8 +74,8 @@ class QueueStore:
         now_ms: int,
     ) -> list[ClaimedWorkflow]:
         params = (
-            executor_id, app_version, app_name, now_ms, now_ms, now_ms,
             queue_name, app_version, app_name, limit,
+            executor_id, app_version, app_name, now_ms, now_ms, now_ms,
         )  # fmt: skip
         claimed = self._db.write_one(self._claim, params)
         claimed.sort(key=lambda r: (r[3], r[4]))
