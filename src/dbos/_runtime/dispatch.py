@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from dbos._core.coercion import coerce_portable_args
 from dbos._core.retry import exceeds_recovery_limit
+from dbos._core.serialization import DBOSPortableJSONSerializer
 from dbos._core.status import ERROR
 from dbos._error import (
     DBOSRecoveryError,
@@ -16,6 +18,7 @@ from dbos._runtime.workflows import run_in_background
 from dbos._storage.records import ClaimedWorkflow
 
 logger = logging.getLogger("dbos")
+PORTABLE_NAME = DBOSPortableJSONSerializer().name()
 
 
 def dispatch(rt: Runtime, claimed: ClaimedWorkflow) -> None:
@@ -49,6 +52,8 @@ def dispatch(rt: Runtime, claimed: ClaimedWorkflow) -> None:
         if row is None:
             raise DBOSRecoveryError(workflow_id, "the workflow's row is missing")
         args, kwargs = rt.codec.decode_args(row.inputs or "", row.serialization)
+        if row.serialization == PORTABLE_NAME and info.validate_args is None:
+            args, kwargs = coerce_portable_args(info.func, args, kwargs)
         if info.validate_args is not None:
             try:
                 args, kwargs = info.validate_args(args, kwargs)
