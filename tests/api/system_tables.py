@@ -49,7 +49,7 @@ class SystemTables:
                 cursor = conn.execute(query.replace("?", "%s"), tuple(params))  # type: ignore[arg-type]
                 rows = cursor.fetchall() if cursor.description else []
                 names = [d.name for d in cursor.description or ()]
-        return [dict(zip(names, row)) for row in rows]
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     def workflow(self, workflow_id: str) -> dict[str, Any] | None:
         rows = self.execute("SELECT * FROM workflow_status WHERE workflow_uuid = ?", (workflow_id,))
@@ -98,11 +98,16 @@ def unpickled(text: str) -> Any:
     return pickle.loads(base64.b64decode(text))
 
 
+def launch(config: DBOSConfig) -> None:
+    """Construct and launch DBOS; register workflows first, as recovery must find them."""
+    DBOS(config=config)
+    DBOS.launch()
+
+
 def relaunch(config: DBOSConfig) -> None:
     """Stop DBOS as a crash would leave it (registry kept) and launch it again: recovery runs."""
     DBOS.destroy()
-    DBOS(config=config)
-    DBOS.launch()
+    launch(config)
 
 
 def wait_until(predicate: Callable[[], bool], timeout_sec: float = 10.0) -> None:
@@ -111,4 +116,3 @@ def wait_until(predicate: Callable[[], bool], timeout_sec: float = 10.0) -> None
         if time.monotonic() > deadline:
             pytest.fail("condition not reached before the deadline")
         time.sleep(0.01)
-

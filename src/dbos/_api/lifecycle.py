@@ -66,10 +66,11 @@ def configured_app_version(settings: Settings) -> str | None:
 
 
 def computed_app_version(settings: Settings, registry: Registry) -> str:
-    try:
-        return compute_application_version(registry.sources(), package_version(), settings.app_name)
-    except Exception:  # a source we cannot read must not stop the launch
+    sources = registry.sources()
+    readable = [source for source in sources if source is not None]
+    if len(readable) != len(sources):  # a digest that skipped code would not track it
         return fallback_application_version(settings.app_name)
+    return compute_application_version(readable, package_version(), settings.app_name)
 
 
 def open_database(settings: Settings) -> Any:

@@ -12,7 +12,11 @@ def attempts_allowed(retries_allowed: bool, max_attempts: int) -> int:
 
 def retry_delay_seconds(interval_seconds: float, backoff_rate: float, failed_attempt: int) -> float:
     """Wait after the 0-based ``failed_attempt``: exponential, capped at an hour."""
-    return min(interval_seconds * backoff_rate**failed_attempt, MAX_RETRY_INTERVAL_SECONDS)
+    try:
+        delay = interval_seconds * backoff_rate**failed_attempt
+    except OverflowError:  # far past the cap long before a float overflows
+        return MAX_RETRY_INTERVAL_SECONDS
+    return min(delay, MAX_RETRY_INTERVAL_SECONDS)
 
 
 def exceeds_recovery_limit(recovery_attempts: int, max_recovery_attempts: int | None) -> bool:

@@ -70,7 +70,7 @@ def is_sqlite_url(url: str) -> bool:
 
 
 def validate_app_name(name: object) -> str:
-    if not isinstance(name, str) or not _NAME_PATTERN.match(name):
+    if not isinstance(name, str) or not _NAME_PATTERN.fullmatch(name):
         raise InvalidSettings(
             f"Invalid app name {name!r}: app names must be between 3 and 30 characters long "
             "and contain only lowercase letters, digits, dashes and underscores."

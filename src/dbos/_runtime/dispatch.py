@@ -7,7 +7,7 @@ import logging
 from dbos._core.coercion import coerce_portable_args
 from dbos._core.retry import exceeds_recovery_limit
 from dbos._core.serialization import DBOSPortableJSONSerializer
-from dbos._core.status import ERROR
+from dbos._core.status import ERROR, PENDING
 from dbos._error import (
     DBOSRecoveryError,
     DBOSWorkflowFunctionNotFoundError,
@@ -29,7 +29,7 @@ def dispatch(rt: Runtime, claimed: ClaimedWorkflow) -> None:
     """
     workflow_id = claimed.workflow_id
     if not workflow_id.strip():
-        _fail(rt, workflow_id, DBOSRecoveryError(workflow_id, "the workflow ID is empty"))
+        _fail(rt, claimed, DBOSRecoveryError(workflow_id, "the workflow ID is empty"))
         return
     info = rt.registry.get(claimed.name)
     if info is None:
@@ -46,11 +46,17 @@ def dispatch(rt: Runtime, claimed: ClaimedWorkflow) -> None:
         )
         return
     if not rt.try_activate(workflow_id):
+        # An earlier run of this workflow is still unwinding here (it lost its row to this
+        # very claim): run the claimed row once that run lets go, never drop it.
+        rt.pool.submit(_dispatch_when_released, rt, claimed)
         return
     try:
         row = rt.db.workflows.get(workflow_id)
         if row is None:
             raise DBOSRecoveryError(workflow_id, "the workflow's row is missing")
+        if row.status != PENDING or row.executor_id != rt.executor_id:
+            rt.deactivate(workflow_id)  # finished or taken over since this claim
+            return
         args, kwargs = rt.codec.decode_args(row.inputs or "", row.serialization)
         if row.serialization == PORTABLE_NAME and info.validate_args is None:
             args, kwargs = coerce_portable_args(info.func, args, kwargs)
@@ -58,20 +64,37 @@ def dispatch(rt: Runtime, claimed: ClaimedWorkflow) -> None:
             try:
                 args, kwargs = info.validate_args(args, kwargs)
             except Exception as exc:
-                _fail(rt, workflow_id, exc)
+                _fail(rt, claimed, exc)
                 rt.deactivate(workflow_id)
                 return
         # The row's own serialization wins: a row enqueued as portable JSON stays portable.
         serializer = rt.codec.by_name(row.serialization)
         recorded = rt.db.steps.load(workflow_id)
-        run_in_background(rt, info, workflow_id, args, kwargs, serializer, recorded)
+        run_in_background(rt, info, workflow_id, args, kwargs, serializer, claimed.owner, recorded)
     except BaseException:
         rt.deactivate(workflow_id)
         raise
 
 
-def _fail(rt: Runtime, workflow_id: str, exc: Exception) -> None:
+def _dispatch_when_released(rt: Runtime, claimed: ClaimedWorkflow) -> None:
+    event = rt.waiters.register(claimed.workflow_id)
+    try:
+        while not rt.stopping.is_set():
+            if rt.try_activate(claimed.workflow_id):
+                rt.deactivate(claimed.workflow_id)
+                dispatch(rt, claimed)
+                return
+            event.wait(1.0)
+            event.clear()
+    finally:
+        rt.waiters.unregister(claimed.workflow_id, event)
+
+
+def _fail(rt: Runtime, claimed: ClaimedWorkflow, exc: Exception) -> None:
+    workflow_id = claimed.workflow_id
     error = rt.codec.encode_error(exc, rt.codec.configured)
-    rt.db.workflows.record_outcome(workflow_id, ERROR, None, error, rt.clock.now_ms())
+    rt.db.workflows.record_outcome(
+        workflow_id, ERROR, None, error, rt.clock.now_ms(), claimed.owner
+    )
     rt.waiters.notify(workflow_id)
     logger.error("Workflow %s failed before it ran: %s", workflow_id, exc)

@@ -59,8 +59,9 @@ class Registry:
     def get(self, name: str) -> WorkflowInfo | None:
         return self.workflows.get(name)
 
-    def sources(self) -> list[str]:
-        return [w.source for w in self.workflows.values() if w.source is not None]
+    def sources(self) -> list[str | None]:
+        """Each registered function's source; None where it could not be read."""
+        return [w.source for w in self.workflows.values()]
 
 
 _global = Registry()

@@ -126,7 +126,7 @@ def step_flow(
         return replay(rt, ex, recorded, spec.name)
     started = rt.clock.now_ms()
     attempts = attempts_allowed(spec.retries_allowed, spec.max_attempts)
-    retrying = attempts > 1
+    retrying = spec.retries_allowed
     errors: list[BaseException] = []
     value: Any = None
     failure: BaseException | None = None

@@ -40,6 +40,7 @@ class Started:
     workflow_id: str
     run_here: bool
     serializer: Serializer
+    owner: str = ""  # the insert's token, when this caller created the row
 
 
 def new_workflow_id() -> str:
@@ -106,6 +107,7 @@ def begin_workflow(
     else:
         workflow_id = new_workflow_id()
     now = rt.clock.now_ms()
+    owner = new_workflow_id()
     row = WorkflowInsert(
         workflow_id=workflow_id,
         status=status,
@@ -118,7 +120,7 @@ def begin_workflow(
         application_version=rt.app_version,
         application_name=rt.app_name,
         created_at=now,
-        owner_xid=new_workflow_id(),
+        owner_xid=owner,
         recovery_attempts=1 if status == PENDING else 0,
         queue_name=queue_name,
         parent_workflow_id=parent.workflow_id if parent is not None else None,
@@ -140,7 +142,7 @@ def begin_workflow(
         yield from record(rt, parent, write)
     if status == ENQUEUED:
         rt.wake_queues()
-    return Started(workflow_id, found.created and status == PENDING, serializer)
+    return Started(workflow_id, found.created and status == PENDING, serializer, owner)
 
 
 def execute_flow(
@@ -150,6 +152,7 @@ def execute_flow(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     serializer: Serializer,
+    owner: str,
     recorded: dict[int, StepRow] | None = None,
 ) -> Flow[Any]:
     """Run the body of a workflow this process owns and record its outcome.
@@ -161,39 +164,63 @@ def execute_flow(
     execution = WorkflowExecution(workflow_id, info.name, serializer, recorded)
     token = context.set_current(DBOSContext(execution=execution))
     try:
-        try:
-            value = yield CallUser(info.func, args, kwargs)
-        except (DBOSWorkflowCancelledError, DBOSWorkflowConflictIDError):
-            outcome = yield from wait_outcome(rt, workflow_id, DIRECT_WAIT_POLLING_SEC)
-            return resolve(rt, workflow_id, outcome)
-        except Exception as exc:
-            error: str | None = rt.codec.encode_error(exc, serializer)
-            written = yield Offload(
-                rt.db.workflows.record_outcome,
-                (workflow_id, ERROR, None, error, rt.clock.now_ms()),
-            )
-            if written:
-                raise
-            return (yield from recorded_outcome(rt, workflow_id))
-        try:
-            output = rt.codec.encode_value(value, serializer)
-        except Exception as exc:  # an unstorable result fails the workflow, durably
-            error = rt.codec.encode_error(exc, serializer)
-            status, output = ERROR, None
-        else:
-            status, error = SUCCESS, None
-        written = yield Offload(
-            rt.db.workflows.record_outcome,
-            (workflow_id, status, output, error, rt.clock.now_ms()),
-        )
-        if not written:
-            return (yield from recorded_outcome(rt, workflow_id))
-        if status == ERROR:
-            raise rt.codec.decode_error(error or "", serializer.name())
-        return value
+        written = yield from _run_and_record(rt, info, workflow_id, args, kwargs, serializer, owner)
     finally:
         context.reset(token)
+        # Released before any wait below: if the row went back on a queue, this process
+        # must be free to claim and run it again.
         rt.deactivate(workflow_id)
+    if written is _LOST:
+        return (yield from recorded_outcome(rt, workflow_id))
+    return written
+
+
+class _Lost:
+    """This run no longer owns the workflow's outcome."""
+
+
+_LOST = _Lost()
+
+
+def _run_and_record(
+    rt: Runtime,
+    info: WorkflowInfo,
+    workflow_id: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    serializer: Serializer,
+    owner: str,
+) -> Flow[Any]:
+    """The body's result once recorded as the outcome; _LOST if another actor decided it."""
+    try:
+        value = yield CallUser(info.func, args, kwargs)
+    except (DBOSWorkflowCancelledError, DBOSWorkflowConflictIDError):
+        return _LOST
+    except Exception as exc:
+        error: str | None = rt.codec.encode_error(exc, serializer)
+        written = yield Offload(
+            rt.db.workflows.record_outcome,
+            (workflow_id, ERROR, None, error, rt.clock.now_ms(), owner),
+        )
+        if written:
+            raise
+        return _LOST
+    try:
+        output = rt.codec.encode_value(value, serializer)
+    except Exception as exc:  # an unstorable result fails the workflow, durably
+        error = rt.codec.encode_error(exc, serializer)
+        status, output = ERROR, None
+    else:
+        status, error = SUCCESS, None
+    written = yield Offload(
+        rt.db.workflows.record_outcome,
+        (workflow_id, status, output, error, rt.clock.now_ms(), owner),
+    )
+    if not written:
+        return _LOST
+    if status == ERROR:
+        raise rt.codec.decode_error(error or "", serializer.name())
+    return value
 
 
 def recorded_outcome(rt: Runtime, workflow_id: str) -> Flow[Any]:
@@ -261,7 +288,7 @@ def call_flow(
     workflow_id = started.workflow_id
     if not (started.run_here and rt.try_activate(workflow_id)):
         return (yield from get_result_flow(rt, workflow_id, DIRECT_WAIT_POLLING_SEC))
-    body = execute_flow(rt, info, workflow_id, args, kwargs, started.serializer)
+    body = execute_flow(rt, info, workflow_id, args, kwargs, started.serializer, started.owner)
     if not in_parent:
         return (yield from body)
     value: Any = None
@@ -286,13 +313,14 @@ def run_in_background(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     serializer: Serializer,
+    owner: str,
     recorded: dict[int, StepRow] | None = None,
 ) -> None:
     """Hand an activated workflow to the executor, in a fresh context of its own."""
 
     def run() -> None:
         try:
-            run_sync(execute_flow(rt, info, workflow_id, args, kwargs, serializer, recorded))
+            run_sync(execute_flow(rt, info, workflow_id, args, kwargs, serializer, owner, recorded))
         except Exception:
             pass  # recorded in the database; whoever awaits the workflow sees it
         except BaseException:
@@ -311,5 +339,7 @@ def start_flow(
     """``DBOS.start_workflow``: insert the row now, run the body on the executor."""
     started = yield from begin_workflow(rt, info, args, kwargs)
     if started.run_here and rt.try_activate(started.workflow_id):
-        run_in_background(rt, info, started.workflow_id, args, kwargs, started.serializer)
+        run_in_background(
+            rt, info, started.workflow_id, args, kwargs, started.serializer, started.owner
+        )
     return started.workflow_id

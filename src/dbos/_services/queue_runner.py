@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import uuid
 from collections.abc import Callable
 
 from dbos._runtime.dispatch import dispatch
@@ -80,6 +81,7 @@ class QueueRunnerService:
                 app_name=rt.app_name,
                 limit=CLAIM_BATCH,
                 now_ms=rt.clock.now_ms(),
+                owner=uuid.uuid4().hex,
             )
             for workflow in claimed:
                 try:

@@ -32,7 +32,8 @@ WITH picked AS MATERIALIZED (
     LIMIT ? {skip_locked})
 UPDATE {s}workflow_status
 SET status = 'PENDING', executor_id = ?, application_version = ?, application_name = ?,
-    started_at_epoch_ms = ?, updated_at = ?, recovery_attempts = recovery_attempts + 1,
+    owner_xid = ?, started_at_epoch_ms = ?, updated_at = ?,
+    recovery_attempts = recovery_attempts + 1,
     workflow_deadline_epoch_ms = CASE
         WHEN workflow_timeout_ms IS NOT NULL AND workflow_deadline_epoch_ms IS NULL
         THEN ? + workflow_timeout_ms ELSE workflow_deadline_epoch_ms END
@@ -72,14 +73,16 @@ class QueueStore:
         app_name: str,
         limit: int,
         now_ms: int,
+        owner: str,
     ) -> list[ClaimedWorkflow]:
+        """Claim up to ``limit`` rows for this executor, stamping them with ``owner``."""
         params = (
             queue_name, app_version, app_name, limit,
-            executor_id, app_version, app_name, now_ms, now_ms, now_ms,
+            executor_id, app_version, app_name, owner, now_ms, now_ms, now_ms,
         )  # fmt: skip
         claimed = self._db.write_one(self._claim, params)
         claimed.sort(key=lambda r: (r[3], r[4]))
-        return [ClaimedWorkflow(r[0], r[1], int(r[2])) for r in claimed]
+        return [ClaimedWorkflow(r[0], r[1], int(r[2]), owner) for r in claimed]
 
     def dead_letter(self, workflow_id: str, now_ms: int) -> None:
         self._db.write_one(self._dead_letter, (now_ms, now_ms, workflow_id))

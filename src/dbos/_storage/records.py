@@ -158,6 +158,7 @@ class ClaimedWorkflow:
     workflow_id: str
     name: str
     recovery_attempts: int
+    owner: str  # the token the claim stamped; the run's outcome write must present it
 
 
 @dataclass(frozen=True, slots=True)

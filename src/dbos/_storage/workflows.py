@@ -31,12 +31,13 @@ RETURNING {_IDENTITY}
 
 GET_IDENTITY = f"SELECT {_IDENTITY} FROM {{s}}workflow_status WHERE workflow_uuid = ?"
 
-# The outcome is written only while the row is PENDING: a cancel, a dead-letter or another
+# The outcome is written only while the row is PENDING and still owned by this run (the
+# token its insert or claim stamped): a cancel, a dead-letter, a re-enqueue or another
 # execution's outcome that landed first wins over this run's.
 RECORD_OUTCOME = """
 UPDATE {s}workflow_status
 SET status = ?, output = ?, error = ?, updated_at = ?, completed_at = ?, deduplication_id = NULL
-WHERE workflow_uuid = ? AND status = 'PENDING'
+WHERE workflow_uuid = ? AND status = 'PENDING' AND owner_xid = ?
 RETURNING workflow_uuid
 """
 
@@ -86,9 +87,10 @@ class WorkflowStore:
         output: str | None,
         error: str | None,
         now_ms: int,
+        owner: str,
     ) -> bool:
-        """True when this outcome was written; False when the row had left PENDING."""
-        params = (status, output, error, now_ms, now_ms, workflow_id)
+        """True when this run's outcome was written; False when the run lost the row."""
+        params = (status, output, error, now_ms, now_ms, workflow_id, owner)
         return bool(self._db.write_one(self._record_outcome, params))
 
     def get_outcome(self, workflow_id: str) -> WorkflowOutcome | None:

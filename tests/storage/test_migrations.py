@@ -1,0 +1,106 @@
+"""Migrations: applied once, idempotent, safe to race, and producing the snapshot schema."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import threading
+from collections.abc import Callable
+
+import pytest
+from storage_support import UPDATE_ENV, dump_schema, snapshot_path
+
+from dbos._storage.migrator import SchemaError
+from dbos._storage.system_database import SystemDatabase
+
+REGENERATE = f"{UPDATE_ENV}=1 .venv/bin/pytest tests/storage/test_migrations.py -k snapshot"
+
+
+def test_migrating_a_fresh_database_applies_every_migration_once(
+    open_db: Callable[[], SystemDatabase],
+) -> None:
+    db = open_db()
+    migrator = db.migrator
+    assert migrator.current_version() == 0
+    assert migrator.migrate() == len(migrator.migrations)
+    assert migrator.current_version() == migrator.latest_version
+    migrator.verify()
+
+
+def test_migrating_twice_is_a_no_op(
+    open_db: Callable[[], SystemDatabase], system_database_url: str, pg_schema: str
+) -> None:
+    db = open_db()
+    db.migrator.migrate()
+    before = dump_schema(system_database_url, pg_schema)
+    assert db.migrator.migrate() == 0
+    assert open_db().migrator.migrate() == 0  # a new process sees the same
+    assert dump_schema(system_database_url, pg_schema) == before
+    marker = db.backend.read_all(db.dialect.sql("SELECT version FROM {s}dbos_migrations"))
+    assert marker == [(db.migrator.latest_version,)]
+
+
+def test_verify_refuses_an_unmigrated_database(open_db: Callable[[], SystemDatabase]) -> None:
+    with pytest.raises(SchemaError):
+        open_db().migrator.verify()
+
+
+def test_a_database_ahead_of_this_build_is_left_alone(
+    open_db: Callable[[], SystemDatabase],
+) -> None:
+    db = open_db()
+    db.migrator.migrate()
+    ahead = db.migrator.latest_version + 5
+    db.backend.write_one(db.dialect.sql("UPDATE {s}dbos_migrations SET version = ?"), (ahead,))
+    assert db.migrator.migrate() == 0
+    db.migrator.verify()
+    assert db.migrator.current_version() == ahead
+
+
+def test_concurrent_migrations_apply_each_migration_exactly_once(
+    open_db: Callable[[], SystemDatabase],
+) -> None:
+    databases = [open_db() for _ in range(6)]
+    barrier = threading.Barrier(len(databases))
+    applied: list[int] = []
+    errors: list[BaseException] = []
+
+    def migrate(db: SystemDatabase) -> None:
+        barrier.wait()
+        try:
+            applied.append(db.migrator.migrate())
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=migrate, args=(db,)) for db in databases]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert sorted(applied) == [0] * (len(databases) - 1) + [len(databases[0].migrator.migrations)]
+    assert databases[0].migrator.current_version() == databases[0].migrator.latest_version
+
+
+def test_the_migrated_schema_matches_the_snapshot(
+    db: SystemDatabase, backend: str, system_database_url: str, pg_schema: str
+) -> None:
+    actual = dump_schema(system_database_url, pg_schema)
+    path = snapshot_path(backend)
+    if os.environ.get(UPDATE_ENV) == "1":
+        path.write_text(actual, encoding="utf-8")
+        pytest.skip(f"wrote {path}")
+    expected = path.read_text(encoding="utf-8") if path.exists() else ""
+    if actual != expected:
+        diff = "".join(
+            difflib.unified_diff(
+                expected.splitlines(keepends=True),
+                actual.splitlines(keepends=True),
+                fromfile=str(path),
+                tofile="migrated database",
+            )
+        )
+        pytest.fail(
+            f"The {backend} schema differs from {path.name}:\n{diff}\n"
+            f"If the change is intended, regenerate the snapshot with:\n  {REGENERATE}"
+        )
