@@ -404,3 +404,24 @@ def test_the_version_falls_back_to_a_default_when_a_workflow_source_cannot_be_re
     launch(config)
     assert DBOS.application_version == f"DEFAULT_VERSION-{config['name']}"
     assert wf() == "ok"
+
+
+def test_destroy_while_background_workflows_write_does_not_crash(
+    config: DBOSConfig, clean_dbos: None
+) -> None:
+    # Closing a SQLite connection under a running statement used to crash the interpreter.
+    @DBOS.step()
+    def tick(i: int) -> int:
+        return i
+
+    @DBOS.workflow()
+    def busy() -> int:
+        return sum(tick(i) for i in range(200))
+
+    DBOS(config=config)
+    DBOS.launch()
+    for _ in range(16):
+        DBOS.start_workflow(busy)
+    DBOS.destroy()
+    DBOS(config=config)
+    DBOS.launch()  # the database is intact and recovery picks up what was cut short

@@ -37,17 +37,17 @@ class SQLiteBackend:
         self.dialect = sqlite_dialect()
         self.path = sqlite_path(url)
         self._synchronous = synchronous
-        self._write_lock = threading.Lock()
         self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        # Every connection with the lock that guards it: closing a sqlite3 connection while
+        # another thread runs a statement on it crashes the interpreter, so close() takes
+        # each lock first. Readers' locks are uncontended except at close.
+        self._all: list[tuple[sqlite3.Connection, threading.Lock]] = []
         self._all_lock = threading.Lock()
         self._closed = False
-        self._writer = self._connect()
+        self._writer, self._write_lock = self._connect()
         self._writer.execute("PRAGMA journal_mode=WAL")
 
-    def _connect(self) -> sqlite3.Connection:
-        if self._closed:
-            raise sqlite3.ProgrammingError("the system database has been closed")
+    def _connect(self) -> tuple[sqlite3.Connection, threading.Lock]:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
@@ -55,23 +55,33 @@ class SQLiteBackend:
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
         conn.execute("PRAGMA foreign_keys=ON")
+        lock = threading.Lock()
         with self._all_lock:
-            self._all.append(conn)
-        return conn
+            if self._closed:
+                conn.close()
+                raise sqlite3.ProgrammingError("the system database has been closed")
+            self._all.append((conn, lock))
+        return conn, lock
 
-    def _reader(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            self._local.conn = conn
-        return conn
+    def _reader(self) -> tuple[sqlite3.Connection, threading.Lock]:
+        reader: tuple[sqlite3.Connection, threading.Lock] | None = getattr(
+            self._local, "reader", None
+        )
+        if reader is None:
+            reader = self._connect()
+            self._local.reader = reader
+        return reader
 
     def read_one(self, query: str, params: Params = ()) -> Row | None:
-        row: Row | None = self._reader().execute(query, params).fetchone()
+        conn, lock = self._reader()
+        with lock:
+            row: Row | None = conn.execute(query, params).fetchone()
         return row
 
     def read_all(self, query: str, params: Params = ()) -> list[Row]:
-        return self._reader().execute(query, params).fetchall()
+        conn, lock = self._reader()
+        with lock:
+            return conn.execute(query, params).fetchall()
 
     def write_one(self, query: str, params: Params = ()) -> list[Row]:
         with self._write_lock:
@@ -93,14 +103,19 @@ class SQLiteBackend:
         return result
 
     def close(self) -> None:
+        """Close every connection, waiting for a statement running on one to finish.
+
+        Later calls (from workflows still running in threads) raise ProgrammingError.
+        """
         with self._all_lock:
             self._closed = True
             conns, self._all = self._all, []
-        for conn in conns:
-            try:
-                conn.close()
-            except sqlite3.Error:
-                pass
+        for conn, lock in conns:
+            with lock:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
 
 
 def _retry_locked(op: Callable[[], T]) -> T:
