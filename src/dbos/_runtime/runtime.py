@@ -43,6 +43,7 @@ class Runtime:
         self.app_version = app_version
         self.executor_id = executor_id
         self.codec = PayloadCodec(settings.serializer)
+        self.serializer_name = settings.serializer.name()
         self.clock: Clock = clock or SystemClock()
         self.waiters = Waiters()
         self.pool = ThreadPoolExecutor(

@@ -92,7 +92,7 @@ def checkpoint_write(
         name,
         output,
         error,
-        serialization or rt.codec.configured.name(),
+        serialization or rt.serializer_name,
         child_workflow_id,
         started_ms,
         rt.clock.now_ms() if completed_ms is None else completed_ms,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,9 +129,12 @@ class StepRow:
     serialization: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class StepWrite:
-    """A checkpoint to record. Output and error both None marks a bookkeeping row."""
+class StepWrite(NamedTuple):
+    """A checkpoint to record. Output and error both None marks a bookkeeping row.
+
+    A NamedTuple rather than a frozen dataclass: one is built per step, and a frozen
+    dataclass's __init__ costs several times as much.
+    """
 
     workflow_id: str
     function_id: int

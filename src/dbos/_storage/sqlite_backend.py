@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from dbos._storage.backend import Connection, Params, Row, fetch_rows
+from dbos._storage.backend import Connection, Params, Row
 from dbos._storage.dialect import sqlite_dialect
 
 T = TypeVar("T")
@@ -85,7 +85,12 @@ class SQLiteBackend:
 
     def write_one(self, query: str, params: Params = ()) -> list[Row]:
         with self._write_lock:
-            return _retry_locked(lambda: fetch_rows(self._writer.execute(query, params)))
+            try:  # the checkpoint path: no closure or retry wrapper unless the file is locked
+                return self._writer.execute(query, params).fetchall()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc):
+                    raise
+            return _retry_locked(lambda: self._writer.execute(query, params).fetchall())
 
     def transact(self, fn: Callable[[Connection], T]) -> T:
         with self._write_lock:

@@ -54,12 +54,7 @@ class StepStore:
         ``recorded`` is False when another execution got there first; ``workflow_status`` is
         the workflow's status as the insert saw it (None when nothing was recorded).
         """
-        params = (
-            s.workflow_id, s.function_id, s.function_name, s.output, s.error, s.serialization,
-            s.child_workflow_id, s.started_at_epoch_ms, s.completed_at_epoch_ms,
-            s.application_name, s.workflow_id,
-        )  # fmt: skip
-        rows = self._db.write_one(self._record, params)
+        rows = self._db.write_one(self._record, (*s, s.workflow_id))
         if not rows:
             return RecordResult(False, None)
         return RecordResult(True, rows[0][0])
