@@ -1,17 +1,22 @@
-"""The effects a durable flow asks its driver to perform, and the synchronous driver.
+"""The effects a durable flow asks its driver to perform, and the two drivers.
 
 Every decision (replay, retry, record, wait) is written once as a generator that yields
-these effects; a driver performs them. The sync driver below runs them in the calling
-thread; the async driver runs the same generators on an event loop. That keeps the sync and
-async paths from ever disagreeing about what a workflow does.
+these effects; a driver performs them. ``run_sync`` runs them in the calling thread;
+``run_async`` runs the same generators on an event loop, with storage calls on a worker
+thread and waits that hold no thread at all. The sync and async paths therefore cannot
+disagree about what a workflow does: they differ only in these two short functions.
 """
 
 from __future__ import annotations
 
-import threading
+import asyncio
+import inspect
 import time
 from collections.abc import Callable, Generator
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+
+if TYPE_CHECKING:
+    from dbos._runtime.waiters import Signal
 
 R = TypeVar("R")
 
@@ -38,7 +43,7 @@ class Sleep(NamedTuple):
 class Wait(NamedTuple):
     """Wait until ``event`` is set or ``timeout`` seconds pass; the flow re-checks after."""
 
-    event: threading.Event
+    event: Signal
     timeout: float
 
 
@@ -75,5 +80,39 @@ def run_sync(flow: Flow[R]) -> R:
         try:
             send = _perform(effect)
         except BaseException as exc:  # the flow decides what a failure means, even Ctrl-C
+            error = exc
+            send = None
+
+
+async def _perform_async(effect: Effect) -> Any:
+    kind = type(effect)
+    if kind is Offload:
+        return await asyncio.to_thread(effect.func, *effect.args)  # type: ignore[union-attr]
+    if kind is CallUser:
+        result = effect.func(*effect.args, **effect.kwargs)  # type: ignore[union-attr]
+        return (await result) if inspect.isawaitable(result) else result
+    if kind is Sleep:
+        await asyncio.sleep(max(0.0, effect.seconds))  # type: ignore[union-attr]
+        return None
+    return await effect.event.wait_async(effect.timeout)  # type: ignore[union-attr]
+
+
+async def run_async(flow: Flow[R]) -> R:
+    """Drive ``flow`` to completion on the running event loop."""
+    send: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            if error is not None:
+                exc, error = error, None
+                effect = flow.throw(exc)
+            else:
+                effect = flow.send(send)
+        except StopIteration as stop:
+            result: R = stop.value
+            return result
+        try:
+            send = await _perform_async(effect)
+        except BaseException as exc:  # cancellation included: the flow decides
             error = exc
             send = None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 from dbos._core.serialization import DBOSPortableJSONSerializer
 from dbos._core.status import ACTIVE
 from dbos._error import DBOSException
@@ -13,6 +11,7 @@ from dbos._runtime.introspection import WorkflowStatus, status_from_row
 from dbos._runtime.registry import StepSpec
 from dbos._runtime.runtime import Runtime
 from dbos._runtime.steps import begin_operation, checkpoint_write, record, replay, step_flow
+from dbos._runtime.waiters import Signal
 
 SLEEP = "DBOS.sleep"
 GET_STATUS = "DBOS.getStatus"
@@ -92,7 +91,7 @@ def wait_first_flow(rt: Runtime, workflow_ids: list[str], polling_interval_sec: 
             chosen: str = replay(rt, execution, recorded, WAIT_FIRST)
             return chosen
     started = rt.clock.now_ms()
-    event = threading.Event()
+    event = Signal()
     for workflow_id in workflow_ids:
         rt.waiters.register(workflow_id, event)
     try:

@@ -42,6 +42,7 @@ class WorkflowInfo:
     wrapper: Callable[..., Any] | None = None
     step: StepSpec | None = None
     source: str | None = None
+    is_async: bool = False
 
 
 @dataclass

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dbos._core.serialization import PayloadCodec
 from dbos._core.settings import Settings
 from dbos._runtime.clock import Clock, SystemClock
+from dbos._runtime.event_loop import LoopRunner
 from dbos._runtime.registry import Registry
 from dbos._runtime.waiters import Waiters
 from dbos._storage.system_database import SystemDatabase
@@ -57,6 +58,8 @@ class Runtime:
         # Set by the queue runner so that an enqueue or recovery here starts work at once.
         self.wake_queues: Callable[[], None] = _no_wakeup
         self.stopping = threading.Event()
+        # Set at launch: where async workflows run when nobody awaits them.
+        self.loop_runner: LoopRunner | None = None
 
     def try_activate(self, workflow_id: str) -> bool:
         """Claim the right to run ``workflow_id`` in this process; False if it already runs."""
@@ -78,4 +81,6 @@ class Runtime:
     def shutdown(self) -> None:
         self.stopping.set()
         self.waiters.notify_all()
+        if self.loop_runner is not None:
+            self.loop_runner.stop()
         self.pool.shutdown(wait=False, cancel_futures=True)

@@ -100,16 +100,54 @@ def checkpoint_write(
     )
 
 
-def _should_retry(spec: StepSpec, exc: Exception) -> bool:
+def _discard(awaitable: Any) -> None:
+    close = getattr(awaitable, "close", None)
+    if close is not None:
+        close()  # never awaited: silence the "coroutine was never awaited" warning
+
+
+def _should_retry(spec: StepSpec, exc: Exception) -> Flow[bool]:
     if spec.should_retry is None:
         return True
-    verdict = spec.should_retry(exc)
+    # An effect, so that an async predicate is awaited by the async driver.
+    verdict = yield CallUser(spec.should_retry, (exc,), {})
     if inspect.isawaitable(verdict):
-        close = getattr(verdict, "close", None)
-        if close is not None:
-            close()  # never awaited: silence the "coroutine was never awaited" warning
+        _discard(verdict)
         raise DBOSException(f"Step {spec.name} is synchronous but its should_retry is async")
     return bool(verdict)
+
+
+def _attempts(
+    spec: StepSpec, function_id: int, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Flow[tuple[Any, BaseException | None]]:
+    """Run the body until it succeeds or may not be retried: (value, None) or (None, error)."""
+    attempts = attempts_allowed(spec.retries_allowed, spec.max_attempts)
+    retrying = spec.retries_allowed
+    errors: list[BaseException] = []
+    for attempt in range(attempts):
+        status = StepStatus(
+            function_id, attempt if retrying else None, attempts if retrying else None
+        )
+        token = context.enter_step(status)
+        try:
+            return (yield CallUser(func, args, kwargs)), None
+        except Exception as exc:
+            if not (yield from _should_retry(spec, exc)):
+                return None, exc
+            errors.append(exc)
+            if attempt + 1 == attempts:
+                return None, (
+                    DBOSMaxStepRetriesExceeded(spec.name, attempts, errors) if retrying else exc
+                )
+            delay = retry_delay_seconds(spec.interval_seconds, spec.backoff_rate, attempt)
+            logger.warning(
+                "Step %s failed on attempt %d of %d (%r); retrying in %.2fs",
+                spec.name, attempt + 1, attempts, exc, delay,
+            )  # fmt: skip
+            yield Sleep(delay)
+        finally:
+            context.leave_step(token)
+    raise AssertionError("unreachable: the last attempt always returns")
 
 
 def step_flow(
@@ -125,37 +163,7 @@ def step_flow(
     if recorded is not None:
         return replay(rt, ex, recorded, spec.name)
     started = rt.clock.now_ms()
-    attempts = attempts_allowed(spec.retries_allowed, spec.max_attempts)
-    retrying = spec.retries_allowed
-    errors: list[BaseException] = []
-    value: Any = None
-    failure: BaseException | None = None
-    for attempt in range(attempts):
-        status = StepStatus(
-            function_id, attempt if retrying else None, attempts if retrying else None
-        )
-        token = context.enter_step(status)
-        try:
-            value = yield CallUser(func, args, kwargs)
-        except Exception as exc:
-            if not _should_retry(spec, exc):
-                failure = exc
-                break
-            errors.append(exc)
-            if attempt + 1 < attempts:
-                delay = retry_delay_seconds(spec.interval_seconds, spec.backoff_rate, attempt)
-                logger.warning(
-                    "Step %s failed on attempt %d of %d (%r); retrying in %.2fs",
-                    spec.name, attempt + 1, attempts, exc, delay,
-                )  # fmt: skip
-                yield Sleep(delay)
-                continue
-            failure = DBOSMaxStepRetriesExceeded(spec.name, attempts, errors) if retrying else exc
-        else:
-            failure = None
-            break
-        finally:
-            context.leave_step(token)
+    value, failure = yield from _attempts(spec, function_id, func, args, kwargs)
     output: str | None = None
     error: str | None = None
     if failure is None:

@@ -1,49 +1,104 @@
 """In-process wake-ups: a waiter registers interest in a key and is woken when it changes.
 
-Waits are setup (register), then a check in storage, then a native wait on the event, so a
+Waits are setup (register), then a check in storage, then a native wait on the signal, so a
 wake-up that lands between the check and the wait is never lost, and no thread waits inside
-the database.
+the database. A Signal serves both worlds: threads block on it, coroutines await it without
+holding a thread, and either kind of waiter is woken from any thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class Signal:
+    __slots__ = ("_event", "_lock", "_loops")
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._loops: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+
+    def set(self) -> None:
+        self._event.set()
+        with self._lock:
+            waiting, self._loops = self._loops, []
+        for loop, future in waiting:
+            try:
+                loop.call_soon_threadsafe(_resolve, future)
+            except RuntimeError:
+                pass  # that loop has closed; nobody is left to wake
+
+    def clear(self) -> None:
+        self._event.clear()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float | None) -> bool:
+        return self._event.wait(timeout)
+
+    async def wait_async(self, timeout: float | None) -> bool:
+        if self._event.is_set():
+            return True
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        entry = (loop, future)
+        with self._lock:
+            self._loops.append(entry)
+        if self._event.is_set():  # set between the first check and the registration
+            return True
+        try:
+            await asyncio.wait_for(future, timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            with self._lock:
+                if entry in self._loops:
+                    self._loops.remove(entry)
 
 
 class Waiters:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._events: dict[str, list[threading.Event]] = {}
+        self._signals: dict[str, list[Signal]] = {}
 
-    def register(self, key: str, event: threading.Event | None = None) -> threading.Event:
-        """Wake ``event`` (a new one unless given) whenever ``key`` is notified."""
-        event = event or threading.Event()
+    def register(self, key: str, signal: Signal | None = None) -> Signal:
+        """Set ``signal`` (a new one unless given) whenever ``key`` is notified."""
+        signal = signal or Signal()
         with self._lock:
-            self._events.setdefault(key, []).append(event)
-        return event
+            self._signals.setdefault(key, []).append(signal)
+        return signal
 
-    def unregister(self, key: str, event: threading.Event) -> None:
+    def unregister(self, key: str, signal: Signal) -> None:
         with self._lock:
-            events = self._events.get(key)
-            if events is not None:
+            signals = self._signals.get(key)
+            if signals is not None:
                 try:
-                    events.remove(event)
+                    signals.remove(signal)
                 except ValueError:
                     pass
-                if not events:
-                    del self._events[key]
+                if not signals:
+                    del self._signals[key]
 
     def notify(self, key: str) -> None:
         with self._lock:
-            events = self._events.get(key)
-            if not events:
+            signals = self._signals.get(key)
+            if not signals:
                 return
-            events = list(events)
-        for event in events:
-            event.set()
+            signals = list(signals)
+        for signal in signals:
+            signal.set()
 
     def notify_all(self) -> None:
         with self._lock:
-            events = [e for group in self._events.values() for e in group]
-        for event in events:
-            event.set()
+            signals = [s for group in self._signals.values() for s in group]
+        for signal in signals:
+            signal.set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 import uuid
@@ -20,7 +21,7 @@ from dbos._error import (
 )
 from dbos._runtime import context
 from dbos._runtime.context import DBOSContext
-from dbos._runtime.effects import CallUser, Flow, Offload, run_sync
+from dbos._runtime.effects import CallUser, Flow, Offload, run_async, run_sync
 from dbos._runtime.execution import WorkflowExecution
 from dbos._runtime.outcomes import resolve, wait_outcome
 from dbos._runtime.registry import WorkflowInfo
@@ -315,12 +316,32 @@ def run_in_background(
     serializer: Serializer,
     owner: str,
     recorded: dict[int, StepRow] | None = None,
+    *,
+    on_running_loop: bool = False,
 ) -> None:
-    """Hand an activated workflow to the executor, in a fresh context of its own."""
+    """Run an activated workflow where nobody awaits it, in a fresh context of its own.
+
+    Sync workflows go to the executor's threads. Async ones become tasks: on the caller's
+    loop with ``on_running_loop`` (start_workflow_async), else on the runtime's loop.
+    """
+    flow = execute_flow(rt, info, workflow_id, args, kwargs, serializer, owner, recorded)
+    if info.is_async:
+        if on_running_loop:
+            task = contextvars.Context().run(
+                asyncio.ensure_future, _finish_async(flow, workflow_id)
+            )
+            if rt.loop_runner is not None:
+                rt.loop_runner.track(task)
+            return
+        if rt.loop_runner is None:
+            rt.deactivate(workflow_id)
+            raise RuntimeError("DBOS has no event loop for async workflows; is it launched?")
+        rt.loop_runner.submit(lambda: _finish_async(flow, workflow_id))
+        return
 
     def run() -> None:
         try:
-            run_sync(execute_flow(rt, info, workflow_id, args, kwargs, serializer, owner, recorded))
+            run_sync(flow)
         except Exception:
             pass  # recorded in the database; whoever awaits the workflow sees it
         except BaseException:
@@ -333,13 +354,35 @@ def run_in_background(
         raise
 
 
+async def _finish_async(flow: Flow[Any], workflow_id: str) -> None:
+    try:
+        await run_async(flow)
+    except Exception:
+        pass  # recorded in the database; whoever awaits the workflow sees it
+    except asyncio.CancelledError:
+        logger.info("Workflow %s was interrupted by shutdown; recovery resumes it", workflow_id)
+        raise
+
+
 def start_flow(
-    rt: Runtime, info: WorkflowInfo, args: tuple[Any, ...], kwargs: dict[str, Any]
+    rt: Runtime,
+    info: WorkflowInfo,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    on_running_loop: bool = False,
 ) -> Flow[str]:
-    """``DBOS.start_workflow``: insert the row now, run the body on the executor."""
+    """``DBOS.start_workflow``: insert the row now, run the body in the background."""
     started = yield from begin_workflow(rt, info, args, kwargs)
     if started.run_here and rt.try_activate(started.workflow_id):
         run_in_background(
-            rt, info, started.workflow_id, args, kwargs, started.serializer, started.owner
+            rt,
+            info,
+            started.workflow_id,
+            args,
+            kwargs,
+            started.serializer,
+            started.owner,
+            on_running_loop=on_running_loop,
         )
     return started.workflow_id
