@@ -21,9 +21,8 @@ SPEC_SECTION_0 = {
 }  # fmt: skip
 
 PENDING = {
-    # issue 3: classes, validation, datasources
-    "DBOSConfiguredInstance": "issue 3", "pydantic_args_validator": "issue 3",
-    "make_pydantic_args_validator": "issue 3", "SQLAlchemyDatasource": "issue 3",
+    # issue 3: classes, datasources
+    "DBOSConfiguredInstance": "issue 3", "SQLAlchemyDatasource": "issue 3",
     "AsyncSQLAlchemyDatasource": "issue 3",
     "Queue": "issue 4", "EnqueueOptions": "issue 4", "SetEnqueueOptions": "issue 4",
     "DuplicationPolicy": "issue 4",

@@ -11,6 +11,7 @@ from dbos._api.context_managers import (
 from dbos._api.dbos import DBOS
 from dbos._api.decorators import StepOptions
 from dbos._api.migrations import run_dbos_database_migrations
+from dbos._api.validation import make_pydantic_args_validator, pydantic_args_validator
 from dbos._core.serialization import (
     DBOSPortableJSONSerializer,
     PortableWorkflowError,
@@ -42,5 +43,7 @@ __all__ = [
     "WorkflowStatus",
     "WorkflowStatusString",
     "error",
+    "make_pydantic_args_validator",
+    "pydantic_args_validator",
     "run_dbos_database_migrations",
 ]

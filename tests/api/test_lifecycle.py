@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -149,9 +150,22 @@ def test_invalid_intervals_are_refused(
         DBOS(config={**config, key: value})  # type: ignore[misc]
 
 
-def test_unknown_configuration_keys_are_refused(clean_dbos: None, config: DBOSConfig) -> None:
-    with pytest.raises(DBOSInitializationError, match="sytem_database_url"):
+def test_unknown_configuration_keys_are_logged_not_refused(
+    clean_dbos: None, config: DBOSConfig
+) -> None:
+    records: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Collect()
+    logging.getLogger("dbos").addHandler(handler)
+    try:
         DBOS(config={**config, "sytem_database_url": "sqlite:///typo.sqlite"})  # type: ignore[typeddict-unknown-key]
+    finally:
+        logging.getLogger("dbos").removeHandler(handler)
+    assert any("sytem_database_url" in r.getMessage() for r in records)
 
 
 @pytest.mark.parametrize(
@@ -160,6 +174,7 @@ def test_unknown_configuration_keys_are_refused(clean_dbos: None, config: DBOSCo
         "postgresql://postgres@localhost:5432",
         "postgresql://postgres@localhost:5432/",
         "mysql://user@localhost/db",
+        "sqlite:///:memory:",
         "",
     ],
 )

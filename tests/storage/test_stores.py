@@ -43,7 +43,14 @@ def test_insert_of_an_existing_id_changes_nothing_and_reports_the_existing_row(
     db.workflows.insert(workflow("w1", name="first", inputs="first-inputs"))
     db.workflows.record_outcome("w1", "SUCCESS", "out", None, 2_000, "owner-w1")
     outcome = db.workflows.insert(
-        workflow("w1", name="second", inputs="second-inputs", status="ENQUEUED", queue_name="q")
+        workflow(
+            "w1",
+            name="second",
+            inputs="second-inputs",
+            status="ENQUEUED",
+            queue_name="q",
+            owner_xid="another-caller",
+        )
     )
     assert outcome.created is False
     assert (outcome.status, outcome.name, outcome.queue_name) == ("SUCCESS", "first", None)
@@ -55,6 +62,15 @@ def test_insert_of_an_existing_id_changes_nothing_and_reports_the_existing_row(
         "SUCCESS",
         "out",
     )
+
+
+def test_an_insert_retried_after_a_lost_acknowledgement_still_reports_created(
+    db: SystemDatabase,
+) -> None:
+    # The first attempt committed but its answer was lost; the retry finds its own row.
+    row = workflow("w1")
+    assert db.workflows.insert(row).created is True
+    assert db.workflows.insert(row).created is True
 
 
 def test_a_row_reads_back_as_it_was_inserted(db: SystemDatabase) -> None:

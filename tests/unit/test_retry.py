@@ -11,6 +11,7 @@ from dbos._core.retry import (
     attempts_allowed,
     exceeds_recovery_limit,
     retry_delay_seconds,
+    transaction_retry_delay_seconds,
 )
 
 intervals = st.floats(min_value=0, max_value=10_000, allow_nan=False, allow_infinity=False)
@@ -107,3 +108,24 @@ def test_zero_recoveries_allows_only_the_original_run() -> None:
 @given(st.integers(min_value=0, max_value=10_000), st.integers(min_value=0, max_value=10_010))
 def test_the_limit_is_exceeded_exactly_past_max_plus_one(maximum: int, attempts: int) -> None:
     assert exceeds_recovery_limit(attempts, maximum) is (attempts >= maximum + 2)
+
+
+# ---------------------------------------------------------------- transaction retries
+
+
+def test_transaction_retries_start_at_a_millisecond_and_grow_by_half() -> None:
+    assert transaction_retry_delay_seconds(0) == pytest.approx(0.001)
+    assert transaction_retry_delay_seconds(1) == pytest.approx(0.0015)
+    assert transaction_retry_delay_seconds(2) == pytest.approx(0.00225)
+
+
+@given(st.integers(min_value=0, max_value=100_000))
+def test_transaction_retry_delays_never_shrink_and_stop_at_two_seconds(attempt: int) -> None:
+    delay = transaction_retry_delay_seconds(attempt)
+    assert 0.001 <= delay <= 2.0
+    assert transaction_retry_delay_seconds(attempt + 1) >= delay
+
+
+def test_transaction_retries_reach_the_cap_after_a_few_dozen_attempts() -> None:
+    assert transaction_retry_delay_seconds(18) < 2.0
+    assert transaction_retry_delay_seconds(19) == 2.0

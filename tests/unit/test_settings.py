@@ -99,9 +99,15 @@ def test_polling_concurrency_defaults_to_half_the_pool_but_at_least_one(
     )
 
 
+def test_engine_kwargs_are_kept_for_the_application_database() -> None:
+    settings = process_config({"name": "app", "db_engine_kwargs": {"pool_size": 3}})
+    assert settings.db_engine_kwargs == {"pool_size": 3}
+    assert process_config({"name": "app"}).db_engine_kwargs is None
+
+
 def test_keys_of_features_not_built_yet_are_accepted() -> None:
     settings = process_config({"name": "app", "otlp_attributes": {"k": "v"}, "enable_otlp": False})
-    assert settings.extra["otlp_attributes"] == {"k": "v"}
+    assert settings.unknown_keys == ()
 
 
 # ---------------------------------------------------------------- database URLs
@@ -268,9 +274,21 @@ def test_intervals_of_a_millisecond_or_more_are_accepted(key: str, value: float)
     assert getattr(process_config({"name": "app", key: value}), key) == value
 
 
-def test_unknown_keys_are_refused_and_named() -> None:
-    with pytest.raises(InvalidSettings, match="sytem_database_url"):
-        process_config({"name": "app", "sytem_database_url": "sqlite:///x.db"})
+def test_unknown_keys_are_reported_not_refused() -> None:
+    # A config written for a newer release must still start; the lifecycle logs the names.
+    settings = process_config({"name": "app", "sytem_database_url": "sqlite:///x.db"})
+    assert settings.unknown_keys == ("sytem_database_url",)
+
+
+def test_a_custom_system_database_engine_is_refused_clearly() -> None:
+    with pytest.raises(InvalidSettings, match="system_database_url instead"):
+        process_config({"name": "app", "system_database_engine": object()})
+
+
+@pytest.mark.parametrize("url", ["sqlite:///:memory:", "sqlite://"])
+def test_an_in_memory_sqlite_database_is_refused(url: str) -> None:
+    with pytest.raises(InvalidSettings, match="in-memory"):
+        process_config({"name": "app", "system_database_url": url})
 
 
 @pytest.mark.parametrize("config", [None, "name=app", ["name"]])
@@ -301,6 +319,7 @@ def test_a_config_that_is_not_a_mapping_is_refused(config: Any) -> None:
         ("dbos_system_schema", "1starts_with_digit"),
         ("sqlite_synchronous", "OFF"),
         ("log_level", 10),
+        ("db_engine_kwargs", "pool_size=5"),
     ],
 )
 def test_invalid_values_are_refused(key: str, value: Any) -> None:

@@ -77,14 +77,17 @@ class SetWorkflowID(_ContextOption):
         self._value = wfid
         self._policy = workflow_id_reuse_policy
         self._saved_policy: str | None = None
+        self._saved_taken = False
 
     def _apply(self, ctx: DBOSContext) -> None:
         super()._apply(ctx)
         self._saved_policy, ctx.id_reuse_policy = ctx.id_reuse_policy, self._policy
+        self._saved_taken, ctx.workflow_id_taken = ctx.workflow_id_taken, False
 
     def _restore(self, ctx: DBOSContext) -> None:
         super()._restore(ctx)
         ctx.id_reuse_policy = self._saved_policy
+        ctx.workflow_id_taken = self._saved_taken
 
 
 class SetWorkflowTimeout(_ContextOption):

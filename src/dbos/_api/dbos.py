@@ -1,14 +1,16 @@
-"""The DBOS class: one facade over lifecycle, decorators, workflow calls and properties."""
+"""The DBOS class: one facade over lifecycle, decorators, workflow calls, patching, properties."""
 
 from __future__ import annotations
 
 from dbos._api.decorators import DecoratorsAPI
 from dbos._api.lifecycle import LifecycleAPI
+from dbos._api.patching import PatchingAPI
 from dbos._api.properties import PropertiesAPI
+from dbos._api.transactions import TransactionsAPI
 from dbos._api.workflows import WorkflowsAPI
 
 
-class DBOS(LifecycleAPI, DecoratorsAPI, WorkflowsAPI, PropertiesAPI):
+class DBOS(LifecycleAPI, DecoratorsAPI, WorkflowsAPI, TransactionsAPI, PatchingAPI, PropertiesAPI):
     """The DBOS runtime: a process-wide singleton built with ``DBOS(config=...)``.
 
     Decorate functions with ``@DBOS.workflow()`` and ``@DBOS.step()``, call

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any, TypedDict, TypeVar
 
 from dbos._api.state import require_runtime, state
+from dbos._api.validation import resolve_validator
 from dbos._core.serialization import WorkflowSerializationFormat
 from dbos._core.status import DEFAULT_MAX_RECOVERY_ATTEMPTS
 from dbos._error import DBOSException
@@ -111,7 +112,7 @@ class DecoratorsAPI:
                 kind="workflow",
                 max_recovery_attempts=max_recovery_attempts,
                 serialization_type=serialization_type,
-                validate_args=validate_args,
+                validate_args=resolve_validator(validate_args, func),
                 source=_source_of(func),
             )
 
@@ -193,6 +194,8 @@ class DecoratorsAPI:
         unknown = set(options) - set(StepOptions.__annotations__)
         if unknown:
             raise DBOSException(f"Unknown step options: {', '.join(sorted(unknown))}")
+        if not callable(func):
+            raise DBOSException(f"run_step needs a callable, got {func!r}")
         spec = make_step_spec(name, **options)
         execution = context.current_execution()
         if execution is None:

@@ -10,7 +10,7 @@ import logging
 import os
 import time
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dbos._api.state import state
 from dbos._core.settings import InvalidSettings, Settings, process_config
@@ -28,6 +28,9 @@ from dbos._services.queue_runner import QueueRunnerService
 from dbos._storage import factory
 from dbos._storage.migrator import SchemaError
 from dbos.config import DBOSConfig
+
+if TYPE_CHECKING:
+    from dbos._storage.app_database import ApplicationDatabase
 
 logger = logging.getLogger("dbos")
 
@@ -71,6 +74,15 @@ def computed_app_version(settings: Settings, registry: Registry) -> str:
     if len(readable) != len(sources):  # a digest that skipped code would not track it
         return fallback_application_version(settings.app_name)
     return compute_application_version(readable, package_version(), settings.app_name)
+
+
+def open_application_database(settings: Settings) -> ApplicationDatabase | None:
+    """The application database of @DBOS.transaction, or None when none is configured."""
+    if settings.application_database_url is None:
+        return None
+    return factory.open_application_database(
+        settings.application_database_url, engine_kwargs=settings.db_engine_kwargs
+    )
 
 
 def open_database(settings: Settings) -> Any:
@@ -135,6 +147,10 @@ class LifecycleAPI:
             state.instance = None  # a half-initialised singleton must not linger
             raise DBOSInitializationError(str(exc)) from exc
         configure_logging(self._settings.log_level)
+        if self._settings.unknown_keys:
+            logger.warning(
+                "Ignoring unknown configuration keys: %s", ", ".join(self._settings.unknown_keys)
+            )
         self._initialized = True
 
     @classmethod
@@ -159,9 +175,12 @@ class LifecycleAPI:
         app_version = configured_app_version(settings) or computed_app_version(settings, registry)
         executor_id = settings.executor_id or os.environ.get("DBOS__VMID") or "local"
         db = open_database(settings)
+        app_db = None
         try:
             db.versions.register(app_version, settings.app_name, time.time_ns() // 1_000_000)
+            app_db = open_application_database(settings)
             rt = Runtime(settings, db, registry, app_version=app_version, executor_id=executor_id)
+            rt.app_db = app_db
             runner = QueueRunnerService(rt, lambda: [INTERNAL_QUEUE])
             rt.wake_queues = runner.wake
             state.runtime = rt
@@ -170,6 +189,13 @@ class LifecycleAPI:
             recover_pending_workflows(rt)
         except BaseException:
             state.runtime = None
+            if self._queue_runner is not None:  # nothing a failed launch started may linger
+                self._queue_runner.stop()
+                self._queue_runner = None
+            if "rt" in locals():
+                rt.shutdown()
+            if app_db is not None:
+                app_db.close()
             db.close()
             raise
         logger.info("DBOS launched!")
@@ -189,6 +215,8 @@ class LifecycleAPI:
                 time.sleep(0.05)
             rt.shutdown()
             rt.db.close()
+            if rt.app_db is not None:
+                rt.app_db.close()
         state.runtime = None
         state.instance = None
         if destroy_registry:

@@ -28,3 +28,19 @@ def exceeds_recovery_limit(recovery_attempts: int, max_recovery_attempts: int | 
     if max_recovery_attempts is None:
         return False
     return recovery_attempts > max_recovery_attempts + 1
+
+
+# Transactions retry serialization failures and lost connections without limit: the first
+# wait is a millisecond (most conflicts clear at once), growing by half each time up to 2 s.
+TRANSACTION_RETRY_FIRST_SECONDS = 0.001
+TRANSACTION_RETRY_BACKOFF = 1.5
+TRANSACTION_RETRY_MAX_SECONDS = 2.0
+
+
+def transaction_retry_delay_seconds(failed_attempt: int) -> float:
+    """Wait after the 0-based ``failed_attempt`` of a transaction: 1 ms, x1.5, capped at 2 s."""
+    try:
+        delay = TRANSACTION_RETRY_FIRST_SECONDS * TRANSACTION_RETRY_BACKOFF**failed_attempt
+    except OverflowError:
+        return TRANSACTION_RETRY_MAX_SECONDS
+    return min(delay, TRANSACTION_RETRY_MAX_SECONDS)

@@ -16,6 +16,7 @@ Serializer names resolve built-ins first: a custom serializer calling itself ``p
 from __future__ import annotations
 
 import binascii
+import copy
 import datetime as dt
 import json
 import pickle
@@ -287,13 +288,32 @@ class PayloadCodec:
         """Return ``exc`` as text; an error that cannot survive the trip is kept as its text."""
         if serializer.name() == _PORTABLE_NAME:
             return serializer.serialize(_portable_error(exc))
+        text = self._faithful(exc, serializer)
+        if text is not None:
+            return text
+        # An error that carries other errors (DBOSMaxStepRetriesExceeded.errors) keeps its
+        # own type when only some of those cannot be stored: store those as text instead.
+        errors = getattr(exc, "errors", None)
+        if isinstance(errors, list) and errors:
+            holder = copy.copy(exc)
+            holder.errors = [  # type: ignore[attr-defined]
+                e if self._faithful(e, serializer) is not None else _as_text(e) for e in errors
+            ]
+            text = self._faithful(holder, serializer)
+            if text is not None:
+                return text
+        return serializer.serialize(_as_text(exc))
+
+    @staticmethod
+    def _faithful(exc: BaseException, serializer: Serializer) -> str | None:
+        """``exc`` stored, or None if it would not read back."""
         try:
             text = serializer.serialize(exc)
             # Many exceptions pickle but cannot be rebuilt (an __init__ with other arguments
             # than .args); finding out now beats failing in every later get_result.
             serializer.deserialize(text)
         except Exception:
-            return serializer.serialize(Exception(f"{type(exc).__name__}: {exc}"))
+            return None
         return text
 
     def decode_error(self, text: str, name: str | None) -> BaseException:
@@ -306,6 +326,10 @@ class PayloadCodec:
             return stored
         # A custom serializer may hand back something else; raising it needs an exception.
         return Exception(str(stored))
+
+
+def _as_text(exc: BaseException) -> Exception:
+    return Exception(f"{type(exc).__name__}: {exc}")
 
 
 def _portable_error_from(stored: Any) -> PortableWorkflowError:

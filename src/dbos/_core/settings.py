@@ -40,6 +40,8 @@ class Settings:
     app_name: str
     system_database_url: str
     application_database_url: str | None
+    # SQLAlchemy engine options for the application database, merged over our defaults.
+    db_engine_kwargs: Mapping[str, Any] | None = None
     sys_db_pool_size: int = 20
     sys_db_polling_concurrency: int = 10
     log_level: str = "INFO"
@@ -58,7 +60,7 @@ class Settings:
     run_admin_server: bool = False
     admin_port: int = 3001
     sqlite_synchronous: str = "FULL"
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    unknown_keys: tuple[str, ...] = ()
 
     @property
     def is_sqlite(self) -> bool:
@@ -103,6 +105,9 @@ def _check_url(url: object, key: str) -> str:
         raise InvalidSettings(f"{key} must be a non-empty database URL")
     scheme = urlsplit(url).scheme.split("+")[0]
     if scheme == "sqlite":
+        if ":memory:" in url or url.rstrip("/") == "sqlite:":
+            # Every connection would see its own empty database.
+            raise InvalidSettings(f"{key} must name a SQLite file, not an in-memory database")
         return url
     if scheme in _POSTGRES_SCHEMES:
         postgres_database_name(url)
@@ -169,9 +174,14 @@ def process_config(config: object) -> Settings:
         raise InvalidSettings(
             f"config must be a DBOSConfig dictionary, got {type(config).__name__}"
         )
-    unknown = sorted(set(config) - _KNOWN_KEYS)
-    if unknown:
-        raise InvalidSettings(f"Unknown configuration keys: {', '.join(map(str, unknown))}")
+    # Unknown keys are reported, not refused: a config written for a newer DBOS release
+    # (with keys this one does not have) should still start.
+    unknown = tuple(sorted(str(k) for k in set(config) - _KNOWN_KEYS))
+    if config.get("system_database_engine") is not None:
+        raise InvalidSettings(
+            "system_database_engine is not supported: this implementation does not use "
+            "SQLAlchemy for the system database; pass system_database_url instead"
+        )
     name = validate_app_name(config.get("name"))
     sys_url, app_url = resolve_urls(config)
     pool_size = _positive_int(config, "sys_db_pool_size", 20) or 20
@@ -187,6 +197,9 @@ def process_config(config: object) -> Settings:
     schema = _optional_str(config, "dbos_system_schema") or "dbos"
     if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", schema):
         raise InvalidSettings(f"dbos_system_schema {schema!r} is not a plain SQL identifier")
+    engine_kwargs = config.get("db_engine_kwargs")
+    if engine_kwargs is not None and not isinstance(engine_kwargs, Mapping):
+        raise InvalidSettings(f"db_engine_kwargs must be a dictionary, got {engine_kwargs!r}")
     executor_id = _optional_str(config, "executor_id")
     if executor_id is not None and not executor_id.strip():
         raise InvalidSettings("executor_id must not be empty")
@@ -194,6 +207,7 @@ def process_config(config: object) -> Settings:
         app_name=name,
         system_database_url=sys_url,
         application_database_url=app_url,
+        db_engine_kwargs=engine_kwargs,
         sys_db_pool_size=pool_size,
         sys_db_polling_concurrency=int(polling),
         log_level=(_optional_str(config, "log_level") or "INFO").upper(),
@@ -214,5 +228,5 @@ def process_config(config: object) -> Settings:
         run_admin_server=_flag(config, "run_admin_server", False),
         admin_port=_positive_int(config, "admin_port", 3001) or 3001,
         sqlite_synchronous=synchronous,
-        extra={k: v for k, v in config.items() if k not in Settings.__dataclass_fields__},
+        unknown_keys=unknown,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -35,10 +36,13 @@ class DBOSContext:
     # Only the first workflow started in a SetWorkflowID block may take that ID; with
     # "reject", an ID that exists raises DBOSWorkflowIDInUseError instead of returning it.
     id_reuse_policy: str | None = None
+    # Whether a workflow in the current SetWorkflowID block already took its ID.
+    workflow_id_taken: bool = False
     # The workflow running in this context (None outside workflows).
     execution: WorkflowExecution | None = None
 
 
+logger = logging.getLogger("dbos")
 _current: contextvars.ContextVar[DBOSContext | None] = contextvars.ContextVar(
     "dbos_context", default=None
 )
@@ -99,7 +103,15 @@ def take_workflow_id() -> tuple[str | None, str | None]:
     Only the first workflow started in the block gets the ID; later ones get fresh IDs.
     """
     ctx = _current.get()
-    if ctx is None or ctx.next_workflow_id is None:
+    if ctx is None:
+        return None, None
+    if ctx.next_workflow_id is None:
+        if ctx.workflow_id_taken:
+            logger.warning(
+                "Only the first workflow started in a SetWorkflowID block gets its ID; "
+                "this one gets a generated ID"
+            )
         return None, None
     workflow_id, ctx.next_workflow_id = ctx.next_workflow_id, None
+    ctx.workflow_id_taken = True
     return workflow_id, ctx.id_reuse_policy

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from dbos._core.serialization import PayloadCodec
 from dbos._core.settings import Settings
@@ -14,6 +16,9 @@ from dbos._runtime.event_loop import LoopRunner
 from dbos._runtime.registry import Registry
 from dbos._runtime.waiters import Waiters
 from dbos._storage.system_database import SystemDatabase
+
+if TYPE_CHECKING:
+    from dbos._storage.app_database import ApplicationDatabase
 
 logger = logging.getLogger("dbos")
 
@@ -43,6 +48,7 @@ class Runtime:
         self.app_name = settings.app_name
         self.app_version = app_version
         self.executor_id = executor_id
+        self.app_id = os.environ.get("DBOS__APPID") or None
         self.codec = PayloadCodec(settings.serializer)
         self.serializer_name = settings.serializer.name()
         self.clock: Clock = clock or SystemClock()
@@ -58,6 +64,8 @@ class Runtime:
         # Set by the queue runner so that an enqueue or recovery here starts work at once.
         self.wake_queues: Callable[[], None] = _no_wakeup
         self.stopping = threading.Event()
+        # The application database of @DBOS.transaction, when one is configured (set at launch).
+        self.app_db: ApplicationDatabase | None = None
         # Set at launch: where async workflows run when nobody awaits them.
         self.loop_runner: LoopRunner | None = None
 

@@ -136,9 +136,9 @@ def _attempts(
                 return None, exc
             errors.append(exc)
             if attempt + 1 == attempts:
-                return None, (
-                    DBOSMaxStepRetriesExceeded(spec.name, attempts, errors) if retrying else exc
-                )
+                if not retrying:
+                    return None, exc
+                return None, DBOSMaxStepRetriesExceeded(spec.name, attempts, errors)
             delay = retry_delay_seconds(spec.interval_seconds, spec.backoff_rate, attempt)
             logger.warning(
                 "Step %s failed on attempt %d of %d (%r); retrying in %.2fs",
@@ -173,8 +173,19 @@ def step_flow(
             failure = exc
     if failure is not None:
         error = rt.codec.encode_error(failure, rt.codec.configured)
+        failure = as_replayed(rt, failure, error)
     write = checkpoint_write(rt, ex, function_id, spec.name, started, output=output, error=error)
     yield from record(rt, ex, write)
     if failure is not None:
         raise failure
     return value
+
+
+def as_replayed(rt: Runtime, failure: BaseException, stored: str) -> BaseException:
+    """The error a replay will raise, when it differs in type from the live one.
+
+    An exception that cannot be stored faithfully is stored as a plain Exception; raising the
+    live one now would send the workflow down a different ``except`` branch than its replay.
+    """
+    replayed = rt.codec.decode_error(stored, rt.serializer_name)
+    return failure if type(replayed) is type(failure) else replayed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -76,6 +77,55 @@ def _replay_child(
     return recorded.child_workflow_id
 
 
+def _choose_workflow_id(
+    parent: WorkflowExecution | None, function_id: int
+) -> tuple[str, str | None]:
+    """The SetWorkflowID value (consumed here), else ``<parent>-<fid>``, else a fresh UUID."""
+    explicit_id, reuse_policy = context.take_workflow_id()
+    if explicit_id is not None:
+        return explicit_id, reuse_policy
+    if parent is not None:
+        return f"{parent.workflow_id}-{function_id}", None
+    return new_workflow_id(), None
+
+
+def _new_row(
+    rt: Runtime,
+    info: WorkflowInfo,
+    workflow_id: str,
+    inputs: str,
+    serializer: Serializer,
+    status: str,
+    queue_name: str | None,
+    parent: WorkflowExecution | None,
+) -> WorkflowInsert:
+    ctx = context.current()
+    roles = None if ctx is None or ctx.authenticated_roles is None else ctx.authenticated_roles
+    attributes = None if ctx is None or ctx.attributes is None else ctx.attributes
+    return WorkflowInsert(
+        workflow_id=workflow_id,
+        status=status,
+        name=info.name,
+        class_name=None,
+        config_name=None,
+        inputs=inputs,
+        serialization=serializer.name(),
+        executor_id=rt.executor_id if status == PENDING else None,
+        application_version=rt.app_version,
+        application_name=rt.app_name,
+        application_id=rt.app_id,
+        created_at=rt.clock.now_ms(),
+        owner_xid=new_workflow_id(),
+        recovery_attempts=1 if status == PENDING else 0,
+        queue_name=queue_name,
+        authenticated_user=None if ctx is None else ctx.authenticated_user,
+        assumed_role=None if ctx is None else ctx.assumed_role,
+        authenticated_roles=None if roles is None else json.dumps(roles),
+        attributes=None if attributes is None else json.dumps(attributes),
+        parent_workflow_id=parent.workflow_id if parent is not None else None,
+    )
+
+
 def begin_workflow(
     rt: Runtime,
     info: WorkflowInfo,
@@ -93,39 +143,15 @@ def begin_workflow(
     _refuse_inside_step()
     serializer = rt.codec.serializer_for(info.serialization_type)
     parent = context.current_execution()
-    function_id = 0
+    function_id = parent.next_function_id() if parent is not None else 0
+    # Consumed even when the child is replayed, so a later child cannot take this ID.
+    workflow_id, reuse_policy = _choose_workflow_id(parent, function_id)
     if parent is not None:
-        function_id = parent.next_function_id()
         recorded = begin_operation(rt, parent, function_id)
         if recorded is not None:
             return Started(_replay_child(parent, recorded, info, rt), False, serializer)
     inputs = rt.codec.encode_args(args, kwargs, serializer)
-    explicit_id, reuse_policy = context.take_workflow_id()
-    if explicit_id is not None:
-        workflow_id = explicit_id
-    elif parent is not None:
-        workflow_id = f"{parent.workflow_id}-{function_id}"
-    else:
-        workflow_id = new_workflow_id()
-    now = rt.clock.now_ms()
-    owner = new_workflow_id()
-    row = WorkflowInsert(
-        workflow_id=workflow_id,
-        status=status,
-        name=info.name,
-        class_name=None,
-        config_name=None,
-        inputs=inputs,
-        serialization=serializer.name(),
-        executor_id=rt.executor_id if status == PENDING else None,
-        application_version=rt.app_version,
-        application_name=rt.app_name,
-        created_at=now,
-        owner_xid=owner,
-        recovery_attempts=1 if status == PENDING else 0,
-        queue_name=queue_name,
-        parent_workflow_id=parent.workflow_id if parent is not None else None,
-    )
+    row = _new_row(rt, info, workflow_id, inputs, serializer, status, queue_name, parent)
     found = yield Offload(rt.db.workflows.insert, (row,))
     if not found.created:
         _check_identity(workflow_id, info, found)
@@ -138,12 +164,12 @@ def begin_workflow(
             )  # fmt: skip
     if parent is not None:
         write = checkpoint_write(
-            rt, parent, function_id, info.name, now, child_workflow_id=workflow_id
+            rt, parent, function_id, info.name, row.created_at, child_workflow_id=workflow_id
         )
         yield from record(rt, parent, write)
     if status == ENQUEUED:
         rt.wake_queues()
-    return Started(workflow_id, found.created and status == PENDING, serializer, owner)
+    return Started(workflow_id, found.created and status == PENDING, serializer, row.owner_xid)
 
 
 def execute_flow(

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from dbos._storage import postgres_backend, sqlite_backend
 from dbos._storage.backend import Backend
 from dbos._storage.migrator import SchemaError
 from dbos._storage.system_database import SystemDatabase
+
+if TYPE_CHECKING:
+    from dbos._storage.app_database import ApplicationDatabase
+
+logger = logging.getLogger("dbos")
 
 
 def is_sqlite(url: str) -> bool:
@@ -42,6 +50,24 @@ def open_system_database(
         url, schema=schema, pool_size=pool_size, sqlite_synchronous=sqlite_synchronous
     )
     return SystemDatabase(backend, schema)
+
+
+def open_application_database(
+    url: str, *, engine_kwargs: Mapping[str, Any] | None = None
+) -> ApplicationDatabase:
+    """Open the application database, creating it (Postgres) and its outputs table if missing.
+
+    Failing to create a Postgres database is only a warning: it may exist already for a user
+    who may not create databases, and connecting will tell.
+    """
+    from dbos._storage.app_database import ApplicationDatabase  # SQLAlchemy only when used
+
+    if not is_sqlite(url):
+        try:
+            postgres_backend.ensure_database_exists(url)
+        except Exception as exc:
+            logger.warning("Could not create the application database: %s", exc)
+    return ApplicationDatabase.open(url, engine_kwargs)
 
 
 def reset_system_database(url: str, *, schema: str = "dbos", truncate: bool = False) -> None:

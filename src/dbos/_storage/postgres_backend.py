@@ -110,11 +110,14 @@ class PostgresBackend:
 
 
 def database_exists(url: str) -> bool:
+    name = urlsplit(conninfo_from_url(url)).path.lstrip("/")
     try:
         with psycopg.connect(conninfo_from_url(url), autocommit=True, connect_timeout=10):
             return True
     except psycopg.OperationalError as exc:
-        if "does not exist" in str(exc):
+        # Connection errors carry no SQLSTATE; match the database, so a missing *role*
+        # ("role x does not exist") is not mistaken for a missing database.
+        if f'database "{name}" does not exist' in str(exc):
             return False
         raise
 

@@ -8,6 +8,7 @@ parameters. Anything this path cannot encode falls back to ordinary psycopg.
 
 from __future__ import annotations
 
+import hashlib
 import weakref
 from typing import Any
 
@@ -77,8 +78,9 @@ class PreparedStatements:
     """Statement names per query, and which connections have prepared which."""
 
     def __init__(self) -> None:
-        self._names: dict[str, bytes] = {}
-        self._texts: dict[str, bytes] = {}
+        # query -> (statement name, libpq text). One dict store per query, and names derived
+        # from the text itself, so threads preparing at once can never mix two statements up.
+        self._statements: dict[str, tuple[bytes, bytes]] = {}
         self._unpreparable: set[str] = set()
         self._prepared: weakref.WeakKeyDictionary[Any, set[bytes]] = weakref.WeakKeyDictionary()
 
@@ -93,13 +95,17 @@ class PreparedStatements:
         except NotEncodable:
             return None
         pgconn = conn.pgconn
-        name = self._names.get(query)
-        if name is None:
-            name = self._names[query] = f"dbos_{len(self._names)}".encode()
-            self._texts[query] = to_dollar_placeholders(query)
+        statement = self._statements.get(query)
+        if statement is None:
+            digest = hashlib.sha1(query.encode(), usedforsecurity=False).hexdigest()[:20]
+            statement = self._statements[query] = (
+                f"dbos_{digest}".encode(),
+                to_dollar_placeholders(query),
+            )
+        name, text = statement
         prepared = self._prepared.setdefault(conn, set())
         if name not in prepared:
-            result = pgconn.prepare(name, self._texts[query])
+            result = pgconn.prepare(name, text)
             if result.status != pq.ExecStatus.COMMAND_OK:
                 self._check_connection(pgconn)
                 self._unpreparable.add(query)  # e.g. a parameter whose type needs inference

@@ -22,6 +22,7 @@ class WorkflowInsert:
     application_name: str | None
     created_at: int
     owner_xid: str
+    application_id: str | None = None
     recovery_attempts: int = 1
     queue_name: str | None = None
     authenticated_user: str | None = None
@@ -171,3 +172,19 @@ class VersionRecord:
     version_timestamp: int
     created_at: int
     application_name: str | None
+
+
+class TransactionOutput(NamedTuple):
+    """A transaction's outcome, as the application database's ``transaction_outputs`` holds it.
+
+    Written in the same database transaction as the user's own writes, so the outcome is on
+    record exactly when those writes are.
+    """
+
+    workflow_id: str
+    function_id: int
+    function_name: str
+    output: str | None
+    error: str | None
+    executor_id: str | None
+    created_at: int

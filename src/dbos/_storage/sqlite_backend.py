@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,16 +39,18 @@ class SQLiteBackend:
         self.path = sqlite_path(url)
         self._synchronous = synchronous
         self._local = threading.local()
-        # Every connection with the lock that guards it: closing a sqlite3 connection while
-        # another thread runs a statement on it crashes the interpreter, so close() takes
-        # each lock first. Readers' locks are uncontended except at close.
-        self._all: list[tuple[sqlite3.Connection, threading.Lock]] = []
+        # Closing a sqlite3 connection while another thread runs a statement on it crashes
+        # the interpreter, so every connection has a lock that close() takes first (readers'
+        # locks are uncontended otherwise). Readers are held weakly: a reader goes with the
+        # thread that made it, so thread-per-request servers do not pile up open files.
+        self._readers: weakref.WeakSet[_Reader] = weakref.WeakSet()
         self._all_lock = threading.Lock()
         self._closed = False
-        self._writer, self._write_lock = self._connect()
+        self._writer = self._connect()
+        self._write_lock = threading.Lock()
         self._writer.execute("PRAGMA journal_mode=WAL")
 
-    def _connect(self) -> tuple[sqlite3.Connection, threading.Lock]:
+    def _connect(self) -> sqlite3.Connection:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
@@ -55,33 +58,31 @@ class SQLiteBackend:
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
         conn.execute("PRAGMA foreign_keys=ON")
-        lock = threading.Lock()
-        with self._all_lock:
-            if self._closed:
-                conn.close()
-                raise sqlite3.ProgrammingError("the system database has been closed")
-            self._all.append((conn, lock))
-        return conn, lock
+        return conn
 
-    def _reader(self) -> tuple[sqlite3.Connection, threading.Lock]:
-        reader: tuple[sqlite3.Connection, threading.Lock] | None = getattr(
-            self._local, "reader", None
-        )
+    def _reader(self) -> _Reader:
+        reader: _Reader | None = getattr(self._local, "reader", None)
         if reader is None:
-            reader = self._connect()
+            reader = _Reader(self._connect())
+            with self._all_lock:
+                if self._closed:
+                    reader.conn.close()
+                    raise sqlite3.ProgrammingError("the system database has been closed")
+                self._readers.add(reader)
+            weakref.finalize(reader, reader.conn.close)
             self._local.reader = reader
         return reader
 
     def read_one(self, query: str, params: Params = ()) -> Row | None:
-        conn, lock = self._reader()
-        with lock:
-            row: Row | None = conn.execute(query, params).fetchone()
+        reader = self._reader()
+        with reader.lock:
+            row: Row | None = reader.conn.execute(query, params).fetchone()
         return row
 
     def read_all(self, query: str, params: Params = ()) -> list[Row]:
-        conn, lock = self._reader()
-        with lock:
-            return conn.execute(query, params).fetchall()
+        reader = self._reader()
+        with reader.lock:
+            return reader.conn.execute(query, params).fetchall()
 
     def write_one(self, query: str, params: Params = ()) -> list[Row]:
         with self._write_lock:
@@ -114,13 +115,24 @@ class SQLiteBackend:
         """
         with self._all_lock:
             self._closed = True
-            conns, self._all = self._all, []
-        for conn, lock in conns:
+            readers = list(self._readers)
+        guarded = [(r.conn, r.lock) for r in readers] + [(self._writer, self._write_lock)]
+        for conn, lock in guarded:
             with lock:
                 try:
                     conn.close()
                 except sqlite3.Error:
                     pass
+
+
+class _Reader:
+    """One thread's read connection and the lock close() takes before closing it."""
+
+    __slots__ = ("__weakref__", "conn", "lock")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.lock = threading.Lock()
 
 
 def _retry_locked(op: Callable[[], T]) -> T:

@@ -16,7 +16,7 @@ _INSERT_COLUMNS = (
     "application_version, application_name, created_at, updated_at, owner_xid, "
     "recovery_attempts, queue_name, authenticated_user, assumed_role, authenticated_roles, "
     "workflow_timeout_ms, workflow_deadline_epoch_ms, deduplication_id, priority, "
-    "queue_partition_key, parent_workflow_id, delay_until_epoch_ms, attributes"
+    "queue_partition_key, parent_workflow_id, delay_until_epoch_ms, attributes, application_id"
 )
 _IDENTITY = "status, name, class_name, config_name, queue_name, workflow_deadline_epoch_ms"
 
@@ -24,12 +24,14 @@ _IDENTITY = "status, name, class_name, config_name, queue_name, workflow_deadlin
 # runs it, so re-invoking an ID never starts a second execution.
 INSERT = f"""
 INSERT INTO {{s}}workflow_status ({_INSERT_COLUMNS})
-VALUES ({", ".join("?" * 26)})
+VALUES ({", ".join("?" * 27)})
 ON CONFLICT (workflow_uuid) DO NOTHING
 RETURNING {_IDENTITY}
 """
 
-GET_IDENTITY = f"SELECT {_IDENTITY} FROM {{s}}workflow_status WHERE workflow_uuid = ?"
+# The owner token tells a row this caller inserted (its first attempt committed, but the
+# acknowledgement was lost and the backend retried) from one somebody else inserted.
+GET_IDENTITY = f"SELECT {_IDENTITY}, owner_xid FROM {{s}}workflow_status WHERE workflow_uuid = ?"
 
 # The outcome is written only while the row is PENDING and still owned by this run (the
 # token its insert or claim stamped): a cancel, a dead-letter, a re-enqueue or another
@@ -69,7 +71,7 @@ class WorkflowStore:
             w.created_at, w.created_at, w.owner_xid, w.recovery_attempts, w.queue_name,
             w.authenticated_user, w.assumed_role, w.authenticated_roles, w.workflow_timeout_ms,
             w.workflow_deadline_epoch_ms, w.deduplication_id, w.priority, w.queue_partition_key,
-            w.parent_workflow_id, w.delay_until_epoch_ms, w.attributes,
+            w.parent_workflow_id, w.delay_until_epoch_ms, w.attributes, w.application_id,
         )  # fmt: skip
         while True:
             created = self._db.write_one(self._insert, params)
@@ -77,7 +79,7 @@ class WorkflowStore:
                 return InsertOutcome(True, *created[0])
             existing = self._db.read_one(self._get_identity, (w.workflow_id,))
             if existing is not None:
-                return InsertOutcome(False, *existing)
+                return InsertOutcome(existing[-1] == w.owner_xid, *existing[:-1])
             # The conflicting row was deleted between the two statements: insert again.
 
     def record_outcome(
