@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import math
 from collections.abc import Callable
 from typing import Any, TypedDict, TypeVar
 
-from dbos._api.state import require_runtime, state
+from dbos._api.state import refuse_in_event_loop, require_runtime, state
 from dbos._api.validation import resolve_validator
 from dbos._core.serialization import WorkflowSerializationFormat
 from dbos._core.status import DEFAULT_MAX_RECOVERY_ATTEMPTS
 from dbos._error import DBOSException
 from dbos._runtime import context
-from dbos._runtime.effects import run_sync
+from dbos._runtime.async_steps import preemptible, with_timeout
+from dbos._runtime.effects import run_async, run_sync
 from dbos._runtime.registry import (
     TEMP_PREFIX,
     StepSpec,
@@ -85,6 +87,92 @@ def make_step_spec(
     )
 
 
+def _step_callable(
+    func: Callable[..., Any], spec: StepSpec, timeout_seconds: float | None, preempt: bool
+) -> Callable[..., Any]:
+    """What the step flow calls per attempt: ``func``, with async-only powers wrapped on."""
+    call = func
+    if timeout_seconds is not None:
+        call = with_timeout(call, spec.name, timeout_seconds)
+    if preempt:
+        call = preemptible(call, lambda: require_runtime(spec.name))
+    return call
+
+
+def _register_step_as_workflow(wrapper: Callable[..., Any], spec: StepSpec, func: Any) -> None:
+    """Starting or enqueueing a step runs it inside a <temp> workflow of its own."""
+    info = WorkflowInfo(
+        name=TEMP_PREFIX + spec.name,
+        func=wrapper,
+        kind="step",
+        step=spec,
+        source=_source_of(func),
+        is_async=inspect.iscoroutinefunction(func),
+    )
+    setattr(wrapper, INFO_ATTRIBUTE, info)
+    global_registry().register(info)
+
+
+def _workflow_wrapper(info: WorkflowInfo) -> Callable[..., Any]:
+    func = info.func
+    if info.is_async:
+
+        @functools.wraps(func)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            rt = require_runtime(info.name)
+            return await run_async(call_flow(rt, info, args, kwargs))
+
+        return async_wrapper
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        rt = require_runtime(info.name)
+        return run_sync(call_flow(rt, info, args, kwargs))
+
+    return wrapper
+
+
+def _step_wrapper(func: Callable[..., Any], spec: StepSpec, call: Callable[..., Any]) -> Any:
+    if inspect.iscoroutinefunction(func):
+
+        @functools.wraps(func)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            execution = context.current_execution()
+            if execution is None:  # outside a workflow, or inside another step: a plain call
+                return await func(*args, **kwargs)
+            rt = state.runtime or require_runtime(spec.name)
+            return await run_async(step_flow(rt, execution, spec, call, args, kwargs))
+
+        return async_wrapper
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        execution = context.current_execution()
+        if execution is None:  # outside a workflow, or inside another step: a plain call
+            return func(*args, **kwargs)
+        rt = state.runtime or require_runtime(spec.name)
+        return run_sync(step_flow(rt, execution, spec, func, args, kwargs))
+
+    return wrapper
+
+
+def _run_step_spec(
+    dbos_step_options: StepOptions | None, func: Callable[..., Any], is_async: bool
+) -> tuple[StepSpec, Callable[..., Any]]:
+    options: dict[str, Any] = dict(dbos_step_options or {})
+    if not callable(func):
+        raise DBOSException(f"run_step needs a callable, got {func!r}")
+    name = options.pop("name", None) or getattr(func, "__qualname__", repr(func))
+    preempt = bool(options.pop("preemptible", False))
+    unknown = set(options) - set(StepOptions.__annotations__)
+    if unknown:
+        raise DBOSException(f"Unknown step options: {', '.join(sorted(unknown))}")
+    if preempt and not is_async:
+        raise DBOSException(f"Step {name}: preemptible is only supported on async steps")
+    spec = make_step_spec(name, **options, is_async=is_async)
+    return spec, _step_callable(func, spec, options.get("timeout_seconds"), preempt)
+
+
 class DecoratorsAPI:
     @classmethod
     def workflow(
@@ -95,17 +183,13 @@ class DecoratorsAPI:
         serialization_type: WorkflowSerializationFormat | None = None,
         validate_args: ValidateArgs | None = None,
     ) -> Callable[[F], F]:
-        """Make a function a durable workflow."""
+        """Make a function (sync or ``async def``) a durable workflow."""
         if max_recovery_attempts is not None and (
             not isinstance(max_recovery_attempts, int) or max_recovery_attempts < 0
         ):
             raise DBOSException("max_recovery_attempts must be None or an integer >= 0")
 
         def decorator(func: F) -> F:
-            if inspect.iscoroutinefunction(func):
-                raise DBOSException(
-                    f"{func.__qualname__}: async workflows are not supported by this release yet"
-                )
             info = WorkflowInfo(
                 name=name or func.__qualname__,
                 func=func,
@@ -114,13 +198,9 @@ class DecoratorsAPI:
                 serialization_type=serialization_type,
                 validate_args=resolve_validator(validate_args, func),
                 source=_source_of(func),
+                is_async=inspect.iscoroutinefunction(func),
             )
-
-            @functools.wraps(func)
-            def wrapper(*args: Any, **kwargs: Any) -> Any:
-                rt = require_runtime(info.name)
-                return run_sync(call_flow(rt, info, args, kwargs))
-
+            wrapper = _workflow_wrapper(info)
             info.wrapper = wrapper
             setattr(wrapper, INFO_ATTRIBUTE, info)
             global_registry().register(info)
@@ -141,7 +221,7 @@ class DecoratorsAPI:
         preemptible: bool = False,
         timeout_seconds: float | None = None,
     ) -> Callable[[F], F]:
-        """Make a function a checkpointed step of the workflows that call it."""
+        """Make a function (sync or ``async def``) a checkpointed step of its workflows."""
 
         def decorator(func: F) -> F:
             is_async = inspect.iscoroutinefunction(func)
@@ -155,27 +235,14 @@ class DecoratorsAPI:
                 timeout_seconds=timeout_seconds,
                 is_async=is_async,
             )
-            if is_async:
+            if preemptible and not is_async:
                 raise DBOSException(
-                    f"{spec.name}: async steps are not supported by this release yet"
+                    f"Step {spec.name}: preemptible is only supported on async steps"
                 )
-
-            @functools.wraps(func)
-            def wrapper(*args: Any, **kwargs: Any) -> Any:
-                execution = context.current_execution()
-                if execution is None:  # outside a workflow, or inside another step
-                    return func(*args, **kwargs)
-                rt = state.runtime or require_runtime(spec.name)
-                return run_sync(step_flow(rt, execution, spec, func, args, kwargs))
-
-            # Starting or enqueueing a step runs it inside a <temp> workflow of its own.
-            info = WorkflowInfo(
-                name=TEMP_PREFIX + spec.name, func=wrapper, kind="step", step=spec,
-                source=_source_of(func),
-            )  # fmt: skip
-            setattr(wrapper, INFO_ATTRIBUTE, info)
-            global_registry().register(info)
-            return wrapper  # type: ignore[return-value]
+            call = _step_callable(func, spec, timeout_seconds, preemptible)
+            wrapper = _step_wrapper(func, spec, call)
+            _register_step_as_workflow(wrapper, spec, func)
+            return wrapper  # type: ignore[no-any-return]
 
         return decorator
 
@@ -188,16 +255,32 @@ class DecoratorsAPI:
         **kwargs: Any,
     ) -> Any:
         """Run ``func`` as a checkpointed step of the current workflow."""
-        options: dict[str, Any] = dict(dbos_step_options or {})
-        name = options.pop("name", None) or getattr(func, "__qualname__", repr(func))
-        options.pop("preemptible", None)
-        unknown = set(options) - set(StepOptions.__annotations__)
-        if unknown:
-            raise DBOSException(f"Unknown step options: {', '.join(sorted(unknown))}")
-        if not callable(func):
-            raise DBOSException(f"run_step needs a callable, got {func!r}")
-        spec = make_step_spec(name, **options)
+        refuse_in_event_loop("run_step")
+        spec, call = _run_step_spec(dbos_step_options, func, is_async=False)
         execution = context.current_execution()
         if execution is None:
             return func(*args, **kwargs)
-        return run_sync(step_flow(require_runtime(name), execution, spec, func, args, kwargs))
+        return run_sync(step_flow(require_runtime(spec.name), execution, spec, call, args, kwargs))
+
+    @classmethod
+    async def run_step_async(
+        cls,
+        dbos_step_options: StepOptions | None,
+        func: Callable[..., Any],
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        """Run ``func`` as a checkpointed step; a sync ``func`` runs on a worker thread."""
+        if not inspect.iscoroutinefunction(func) and callable(func):
+            sync_func = func
+
+            async def func(*a: Any, **kw: Any) -> Any:
+                return await asyncio.to_thread(sync_func, *a, **kw)
+
+        spec, call = _run_step_spec(dbos_step_options, func, is_async=True)
+        execution = context.current_execution()
+        if execution is None:  # a plain call: timeouts and preemption are inert here
+            return await func(*args, **kwargs)
+        return await run_async(
+            step_flow(require_runtime(spec.name), execution, spec, call, args, kwargs)
+        )

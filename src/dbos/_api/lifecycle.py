@@ -6,6 +6,7 @@ storage, runtime and services together.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -21,6 +22,7 @@ from dbos._core.versioning import (
     fallback_application_version,
 )
 from dbos._error import DBOSInitializationError
+from dbos._runtime.event_loop import LoopRunner
 from dbos._runtime.recovery import recover_pending_workflows
 from dbos._runtime.registry import Registry, discard_global_registry, global_registry
 from dbos._runtime.runtime import Runtime
@@ -180,6 +182,8 @@ class LifecycleAPI:
             db.versions.register(app_version, settings.app_name, time.time_ns() // 1_000_000)
             app_db = open_application_database(settings)
             rt = Runtime(settings, db, registry, app_version=app_version, executor_id=executor_id)
+            # Async workflows nobody awaits run on the caller's loop if launch() runs in one.
+            rt.loop_runner = LoopRunner(asyncio._get_running_loop())
             rt.app_db = app_db
             runner = QueueRunnerService(rt, lambda: [INTERNAL_QUEUE])
             rt.wake_queues = runner.wake

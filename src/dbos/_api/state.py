@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -29,6 +30,15 @@ def require_runtime(function_name: str) -> Runtime:
     if state.instance is None:
         raise DBOSException(f"Function {function_name} invoked before DBOS initialized")
     raise DBOSException(f"Function {function_name} invoked before DBOS was launched")
+
+
+def refuse_in_event_loop(api_name: str) -> None:
+    """Sync DBOS calls would block the loop they are called from; point to the async twin."""
+    if asyncio._get_running_loop() is not None:
+        raise RuntimeError(
+            f"{api_name}() was called while an event loop is running. "
+            f"Use await {api_name}_async(...) instead."
+        )
 
 
 def launched_runtime(api_name: str) -> Runtime:

@@ -29,11 +29,16 @@ class Offload(NamedTuple):
 
 
 class CallUser(NamedTuple):
-    """Call user code: a plain call when sync; awaited when it returns an awaitable."""
+    """Call user code: a plain call when sync; awaited when it returns an awaitable.
+
+    ``io`` marks a blocking function (a checkpointed storage read run as a step), which the
+    async driver runs on a worker thread instead of on the loop.
+    """
 
     func: Callable[..., Any]
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
+    io: bool = False
 
 
 class Sleep(NamedTuple):
@@ -89,6 +94,8 @@ async def _perform_async(effect: Effect) -> Any:
     if kind is Offload:
         return await asyncio.to_thread(effect.func, *effect.args)  # type: ignore[union-attr]
     if kind is CallUser:
+        if effect.io:  # type: ignore[union-attr]
+            return await asyncio.to_thread(effect.func, *effect.args, **effect.kwargs)  # type: ignore[union-attr]
         result = effect.func(*effect.args, **effect.kwargs)  # type: ignore[union-attr]
         return (await result) if inspect.isawaitable(result) else result
     if kind is Sleep:

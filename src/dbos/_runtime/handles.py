@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from dbos._error import DBOSNonExistentWorkflowError
-from dbos._runtime.effects import run_sync
+from dbos._runtime.effects import run_async, run_sync
 from dbos._runtime.introspection import WorkflowStatus
 from dbos._runtime.operations import status_flow
 from dbos._runtime.runtime import Runtime
@@ -79,5 +79,26 @@ class RuntimeHandle(Generic[T]):
         return f"WorkflowHandle({self.workflow_id!r})"
 
 
-def handle_of(rt: Runtime, workflow_id: str) -> RuntimeHandle[Any]:
-    return RuntimeHandle(rt, workflow_id)
+class RuntimeHandleAsync(Generic[T]):
+    """The async twin of RuntimeHandle: waits hold no thread."""
+
+    def __init__(self, rt: Runtime, workflow_id: str) -> None:
+        self._rt = rt
+        self.workflow_id = workflow_id
+
+    def get_workflow_id(self) -> str:
+        return self.workflow_id
+
+    async def get_result(self, *, polling_interval_sec: float = 1.0) -> T:
+        flow = get_result_flow(self._rt, self.workflow_id, polling_interval_sec)
+        result: T = await run_async(flow)
+        return result
+
+    async def get_status(self) -> WorkflowStatus:
+        status = await run_async(status_flow(self._rt, self.workflow_id))
+        if status is None:
+            raise DBOSNonExistentWorkflowError("target", self.workflow_id)
+        return status
+
+    def __repr__(self) -> str:
+        return f"WorkflowHandleAsync({self.workflow_id!r})"

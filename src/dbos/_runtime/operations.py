@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from dbos._core.serialization import DBOSPortableJSONSerializer
 from dbos._core.status import ACTIVE
 from dbos._error import DBOSException
 from dbos._runtime import context
-from dbos._runtime.effects import Flow, Offload, Sleep, Wait
+from dbos._runtime.effects import CallUser, Flow, Offload, Sleep, Wait
 from dbos._runtime.introspection import WorkflowStatus, status_from_row
 from dbos._runtime.registry import StepSpec
 from dbos._runtime.runtime import Runtime
@@ -63,7 +66,7 @@ def status_flow(rt: Runtime, workflow_id: str) -> Flow[WorkflowStatus | None]:
         return found
     spec = StepSpec(GET_STATUS)
     status: WorkflowStatus | None = yield from step_flow(
-        rt, execution, spec, read_status, (rt, workflow_id), {}
+        rt, execution, spec, read_status, (rt, workflow_id), {}, io=True
     )
     return status
 
@@ -111,3 +114,34 @@ def wait_first_flow(rt: Runtime, workflow_ids: list[str], polling_interval_sec: 
         write = checkpoint_write(rt, execution, function_id, WAIT_FIRST, started, output=output)
         yield from record(rt, execution, write)
     return str(done)
+
+
+ASYNCIO_WAIT = "DBOS.asyncio_wait"
+
+
+def asyncio_wait_flow(
+    rt: Runtime, futures: list[Any], timeout: float | None, return_when: str
+) -> Flow[tuple[set[Any], set[Any]]]:
+    """A durable asyncio.wait, which records the finished futures by index.
+
+    A replay returns the same split (awaiting the recorded-done ones) whatever the timing.
+    """
+    execution = context.current_execution()
+    assert execution is not None
+    function_id = execution.next_function_id()
+    recorded = begin_operation(rt, execution, function_id)
+    if recorded is not None:
+        indices: list[int] = replay(rt, execution, recorded, ASYNCIO_WAIT)
+        done = {futures[i] for i in indices}
+        if done:
+            yield CallUser(asyncio.wait, (done,), {})
+        return done, set(futures) - done
+    started = rt.clock.now_ms()
+    done, pending = yield CallUser(
+        asyncio.wait, (futures,), {"timeout": timeout, "return_when": return_when}
+    )
+    finished = [i for i, future in enumerate(futures) if future in done]
+    output = rt.codec.encode_value(finished, rt.codec.configured)
+    write = checkpoint_write(rt, execution, function_id, ASYNCIO_WAIT, started, output=output)
+    yield from record(rt, execution, write)
+    return done, pending

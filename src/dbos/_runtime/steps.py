@@ -118,7 +118,12 @@ def _should_retry(spec: StepSpec, exc: Exception) -> Flow[bool]:
 
 
 def _attempts(
-    spec: StepSpec, function_id: int, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    spec: StepSpec,
+    function_id: int,
+    func: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    io: bool,
 ) -> Flow[tuple[Any, BaseException | None]]:
     """Run the body until it succeeds or may not be retried: (value, None) or (None, error)."""
     attempts = attempts_allowed(spec.retries_allowed, spec.max_attempts)
@@ -130,7 +135,7 @@ def _attempts(
         )
         token = context.enter_step(status)
         try:
-            return (yield CallUser(func, args, kwargs)), None
+            return (yield CallUser(func, args, kwargs, io)), None
         except Exception as exc:
             if not (yield from _should_retry(spec, exc)):
                 return None, exc
@@ -157,13 +162,19 @@ def step_flow(
     func: Any,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    *,
+    io: bool = False,
 ) -> Flow[Any]:
+    """Replay the step recorded at the next function ID, or run ``func`` and record it.
+
+    ``io`` marks ``func`` as a blocking call (an internal storage read), see CallUser.
+    """
     function_id = ex.next_function_id()
     recorded = begin_operation(rt, ex, function_id)
     if recorded is not None:
         return replay(rt, ex, recorded, spec.name)
     started = rt.clock.now_ms()
-    value, failure = yield from _attempts(spec, function_id, func, args, kwargs)
+    value, failure = yield from _attempts(spec, function_id, func, args, kwargs, io)
     output: str | None = None
     error: str | None = None
     if failure is None:
