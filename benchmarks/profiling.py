@@ -18,6 +18,7 @@ import cProfile
 import io
 import pstats
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,9 @@ class ProfileResult:
     steps: int
     top_table: str
     seconds_by_category: dict[str, float]
+    # Time the profiled thread spent blocked in the event loop's poll (an idle loop waiting
+    # for worker threads or timers); part of "other". Zero for code that runs no loop.
+    loop_wait_seconds: float = 0.0
 
     @property
     def total_seconds(self) -> float:
@@ -47,6 +51,10 @@ class ProfileResult:
 
     def us_per_step(self, category: str) -> float:
         return self.seconds_by_category[category] / self.steps * 1e6
+
+    @property
+    def loop_wait_us_per_step(self) -> float:
+        return self.loop_wait_seconds / self.steps * 1e6
 
 
 def categorize(filename: str, function_name: str) -> str:
@@ -79,6 +87,15 @@ def _split(stats: pstats.Stats) -> dict[str, float]:
     return totals
 
 
+def _loop_wait(stats: pstats.Stats) -> float:
+    raw: dict[tuple[str, int, str], tuple[int, int, float, float, object]] = stats.stats  # type: ignore[attr-defined]
+    return sum(
+        tottime
+        for (filename, _line, name), (_cc, _nc, tottime, _ct, _callers) in raw.items()
+        if filename == "~" and "select." in name and "poll" in name
+    )
+
+
 def _shorten(text: str) -> str:
     """Make the printed table readable: drop the long site-packages and repo prefixes."""
     for prefix in (_DBOS_DIR, _BENCH_DIR):
@@ -90,19 +107,27 @@ def profile_long_workflow(
     steps: int, out_dir: Path, label: str, kind: str, top: int
 ) -> ProfileResult:
     """Profile one ``steps``-step workflow; write ``<label>-<kind>.prof`` and a text dump."""
-    profiler = cProfile.Profile(time.thread_time) if kind == "cpu" else cProfile.Profile()
     many_steps(min(steps, 100))  # warm the same code path outside the profile
-    profiler.enable()
-    many_steps(steps)
-    profiler.disable()
     path = out_dir / f"profile-{label}-{kind}.prof"
+    return profile_run(lambda: many_steps(steps), steps, path, top, kind)
+
+
+def profile_run(
+    run: Callable[[], object], units: int, path: Path, top: int, kind: str = "wall"
+) -> ProfileResult:
+    """Profile ``run()`` (``units`` steps or workflows) in this thread; write ``path``
+    and a text dump beside it. ``kind`` is "wall" or "cpu" (this thread's CPU clock)."""
+    profiler = cProfile.Profile(time.thread_time) if kind == "cpu" else cProfile.Profile()
+    profiler.enable()
+    run()
+    profiler.disable()
     profiler.dump_stats(path)
     buffer = io.StringIO()
     stats = pstats.Stats(profiler, stream=buffer)
     stats.sort_stats(pstats.SortKey.TIME).print_stats(top)
     table = _shorten(_trim_header(buffer.getvalue()))
     path.with_suffix(".txt").write_text(table)
-    return ProfileResult(kind, path, steps, table, _split(stats))
+    return ProfileResult(kind, path, units, table, _split(stats), _loop_wait(stats))
 
 
 def _trim_header(text: str) -> str:

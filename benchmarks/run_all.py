@@ -1,11 +1,14 @@
 """Runs every benchmark on SQLite and/or Postgres and prints one comparison table.
 
     .venv/bin/python benchmarks/run_all.py [--backend sqlite|postgres|both] [--quick]
+                                           [--suite checkpoint|async|all]
 
-For each backend, in one process and one launch of DBOS: the raw-driver floor (sampled
-between scenarios), scenarios A (sequential 3-step workflows), B (one 1,000-step workflow),
-C (64 workflows in flight), a count of storage calls, and two cProfile runs of B.
-See benchmarks/README.md for what each number means.
+The checkpoint suite (the default), for each backend in one process and one launch of DBOS:
+the raw-driver floor (sampled between scenarios), scenarios A (sequential 3-step
+workflows), B (one 1,000-step workflow), C (64 workflows in flight), a count of storage
+calls, and two cProfile runs of B. The async suite, in a launch of its own with
+max_executor_threads=4: D (async twin vs sync twin), E (1,000 async workflows sleeping)
+and F (1,000 async parents awaiting a child each). See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+import async_report
+from async_scenarios import ASYNC_FULL, ASYNC_QUICK, AsyncReport, run_async_backend
 from dbos import DBOS
 from report import BackendReport, summary_table, write_json
 
@@ -53,24 +58,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="SQLite files, profiles and results.json go here (default: %(default)s)",
     )
     parser.add_argument("--profile-top", type=int, default=25, help="profile rows to print")
+    parser.add_argument(
+        "--suite",
+        choices=("checkpoint", "async", "all"),
+        default="checkpoint",
+        help="checkpoint (A-C, the default), async (D-F) or all",
+    )
     return parser.parse_args(argv)
 
 
-def main(argv: list[str]) -> int:
-    args = parse_args(argv)
+def run_checkpoint_suite(
+    targets: list[Target], args: argparse.Namespace, warnings: list[str]
+) -> None:
     plan = QUICK if args.quick else FULL
     out_dir: Path = args.out_dir
-    out_dir.mkdir(parents=True, exist_ok=True)
-    targets: list[Target] = []
-    warnings: list[str] = []
-    if args.backend in ("sqlite", "both"):
-        targets.append(sqlite_target(out_dir))
-    if args.backend in ("postgres", "both"):
-        warning = postgres_durability_warning(args.postgres_url)
-        if warning is not None:
-            warnings.append(f"postgres: {warning}")
-        targets.append(postgres_target(args.postgres_url))
-    started = time.perf_counter()
     reports: list[BackendReport] = []
     try:
         for target in targets:
@@ -86,6 +87,43 @@ def main(argv: list[str]) -> int:
     for warning in warnings:
         print(f"WARNING {warning}")
     print(f"Results: {results}; profiles: {out_dir}/profile-*.prof (and .txt)")
+
+
+def run_async_suite(targets: list[Target], args: argparse.Namespace) -> None:
+    plan = ASYNC_QUICK if args.quick else ASYNC_FULL
+    out_dir: Path = args.out_dir
+    reports: list[AsyncReport] = []
+    try:
+        for target in targets:
+            reports.append(run_async_backend(target, plan, out_dir, args.profile_top))
+    finally:
+        DBOS.destroy(destroy_registry=True)
+    async_report.print_profiles(reports)
+    results = out_dir / "results-async.json"
+    async_report.write_json(reports, results)
+    print(f"\n=== DBOS async benchmarks ({'quick' if args.quick else 'full'} run) ===\n")
+    print(async_report.summary_table(reports))
+    print(f"Results: {results}; profiles: {out_dir}/profile-*-twin-*.prof (and .txt)")
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    out_dir: Path = args.out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    targets: list[Target] = []
+    warnings: list[str] = []
+    if args.backend in ("sqlite", "both"):
+        targets.append(sqlite_target(out_dir))
+    if args.backend in ("postgres", "both"):
+        warning = postgres_durability_warning(args.postgres_url)
+        if warning is not None:
+            warnings.append(f"postgres: {warning}")
+        targets.append(postgres_target(args.postgres_url))
+    started = time.perf_counter()
+    if args.suite in ("checkpoint", "all"):
+        run_checkpoint_suite(targets, args, warnings)
+    if args.suite in ("async", "all"):
+        run_async_suite(targets, args)
     print(f"Elapsed: {time.perf_counter() - started:.1f} s")
     return 0
 

@@ -31,3 +31,33 @@ def many_steps(count: int) -> int:
     for _ in range(count):
         x = bump(x)
     return x
+
+
+# ---------------------------------------------------------------- async twins (--suite async)
+
+
+@DBOS.step()
+async def bump_async(x: int) -> int:
+    """The async twin of ``bump``: its time is all checkpoint overhead too."""
+    return x + 1
+
+
+@DBOS.workflow()
+async def three_steps_async(x: int) -> int:
+    """The async twin of ``three_steps``: the same 5 commits, driven on an event loop."""
+    return await bump_async(await bump_async(await bump_async(x)))
+
+
+@DBOS.workflow()
+async def sleeper(seconds: float, x: int) -> int:
+    """Waits durably; while it sleeps it should hold no thread at all."""
+    await DBOS.sleep_async(seconds)
+    return x
+
+
+@DBOS.workflow()
+async def awaits_child(seconds: float, x: int) -> int:
+    """Starts one sleeping child and waits for it through its handle."""
+    handle = await DBOS.start_workflow_async(sleeper, seconds, x)
+    result: int = await handle.get_result()
+    return result

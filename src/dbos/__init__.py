@@ -1,6 +1,7 @@
 """dbos: durable workflows for Python, checkpointed in SQLite or Postgres."""
 
 from dbos import error
+from dbos._api.classes import DBOSConfiguredInstance
 from dbos._api.context_managers import (
     DBOSContextEnsure,
     DBOSContextSetAuth,
@@ -26,6 +27,7 @@ from dbos.config import DBOSConfig
 __all__ = [
     "DBOS",
     "DBOSConfig",
+    "DBOSConfiguredInstance",
     "DBOSContextEnsure",
     "DBOSContextSetAuth",
     "DBOSPortableJSONSerializer",

@@ -11,14 +11,14 @@ from dbos.error import DBOSPatchNondeterminismError
 
 
 def test_taking_the_checked_id_succeeds() -> None:
-    ex = WorkflowExecution("wf", "checkout", DefaultSerializer())
+    ex = WorkflowExecution(None, "wf", "checkout", DefaultSerializer())  # type: ignore[arg-type]
     ex.function_id = 4
     _take(ex, 5, "v2")
     assert ex.function_id == 5
 
 
 def test_an_operation_taking_ids_between_check_and_take_is_nondeterminism() -> None:
-    ex = WorkflowExecution("wf", "checkout", DefaultSerializer())
+    ex = WorkflowExecution(None, "wf", "checkout", DefaultSerializer())  # type: ignore[arg-type]
     checked = ex.function_id + 1
     ex.next_function_id()  # another operation of the workflow got there first
     with pytest.raises(DBOSPatchNondeterminismError) as caught:

@@ -106,6 +106,15 @@ class SetWorkflowTimeout(_ContextOption):
                 f"Invalid workflow timeout {workflow_timeout_sec}. Timeouts must be positive."
             )
         self._value = workflow_timeout_sec
+        self._saved_set = False
+
+    def _apply(self, ctx: DBOSContext) -> None:
+        super()._apply(ctx)
+        self._saved_set, ctx.timeout_set = ctx.timeout_set, True
+
+    def _restore(self, ctx: DBOSContext) -> None:
+        super()._restore(ctx)
+        ctx.timeout_set = self._saved_set
 
 
 class SetWorkflowAttributes(_ContextOption):

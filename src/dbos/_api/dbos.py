@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dbos._api.classes import ClassesAPI
 from dbos._api.decorators import DecoratorsAPI
 from dbos._api.lifecycle import LifecycleAPI
 from dbos._api.patching import PatchingAPI
@@ -10,7 +11,15 @@ from dbos._api.transactions import TransactionsAPI
 from dbos._api.workflows import WorkflowsAPI
 
 
-class DBOS(LifecycleAPI, DecoratorsAPI, WorkflowsAPI, TransactionsAPI, PatchingAPI, PropertiesAPI):
+class DBOS(
+    LifecycleAPI,
+    DecoratorsAPI,
+    WorkflowsAPI,
+    ClassesAPI,
+    TransactionsAPI,
+    PatchingAPI,
+    PropertiesAPI,
+):
     """The DBOS runtime: a process-wide singleton built with ``DBOS(config=...)``.
 
     Decorate functions with ``@DBOS.workflow()`` and ``@DBOS.step()``, call

@@ -9,7 +9,7 @@ import math
 from collections.abc import Callable
 from typing import Any, TypedDict, TypeVar
 
-from dbos._api.state import refuse_in_event_loop, require_runtime, state
+from dbos._api.state import refuse_in_event_loop, require_runtime
 from dbos._api.validation import resolve_validator
 from dbos._core.serialization import WorkflowSerializationFormat
 from dbos._core.status import DEFAULT_MAX_RECOVERY_ATTEMPTS
@@ -49,6 +49,17 @@ def _source_of(func: Callable[..., Any]) -> str | None:
         return inspect.getsource(func)
     except (OSError, TypeError):
         return None
+
+
+ROLES_ATTRIBUTE = "__dbos_required_roles__"
+
+
+def _first_parameter(func: Callable[..., Any]) -> str | None:
+    try:
+        parameters = list(inspect.signature(func).parameters)
+    except (TypeError, ValueError):
+        return None
+    return parameters[0] if parameters else None
 
 
 def workflow_info_of(func: Callable[..., Any]) -> WorkflowInfo | None:
@@ -140,7 +151,7 @@ def _step_wrapper(func: Callable[..., Any], spec: StepSpec, call: Callable[..., 
             execution = context.current_execution()
             if execution is None:  # outside a workflow, or inside another step: a plain call
                 return await func(*args, **kwargs)
-            rt = state.runtime or require_runtime(spec.name)
+            rt = require_runtime(spec.name)
             return await run_async(step_flow(rt, execution, spec, call, args, kwargs))
 
         return async_wrapper
@@ -150,7 +161,7 @@ def _step_wrapper(func: Callable[..., Any], spec: StepSpec, call: Callable[..., 
         execution = context.current_execution()
         if execution is None:  # outside a workflow, or inside another step: a plain call
             return func(*args, **kwargs)
-        rt = state.runtime or require_runtime(spec.name)
+        rt = require_runtime(spec.name)
         return run_sync(step_flow(rt, execution, spec, func, args, kwargs))
 
     return wrapper
@@ -190,10 +201,14 @@ class DecoratorsAPI:
             raise DBOSException("max_recovery_attempts must be None or an integer >= 0")
 
         def decorator(func: F) -> F:
+            roles = getattr(func, ROLES_ATTRIBUTE, None)
             info = WorkflowInfo(
                 name=name or func.__qualname__,
                 func=func,
                 kind="workflow",
+                looks_like_method=_first_parameter(func) in ("self", "cls"),
+                required_roles=roles,
+                explicit_roles=roles is not None,
                 max_recovery_attempts=max_recovery_attempts,
                 serialization_type=serialization_type,
                 validate_args=resolve_validator(validate_args, func),
@@ -274,6 +289,7 @@ class DecoratorsAPI:
         if not inspect.iscoroutinefunction(func) and callable(func):
             sync_func = func
 
+            @functools.wraps(sync_func)  # the step keeps the function's own name
             async def func(*a: Any, **kw: Any) -> Any:
                 return await asyncio.to_thread(sync_func, *a, **kw)
 

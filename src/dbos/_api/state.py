@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from dbos._error import DBOSException
+from dbos._runtime import context
 from dbos._runtime.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -24,6 +25,10 @@ state = _State()
 
 
 def require_runtime(function_name: str) -> Runtime:
+    """The runtime to act through: the enclosing workflow's own, else the launched one."""
+    execution = context.enclosing_execution()
+    if execution is not None:
+        return execution.runtime
     rt = state.runtime
     if rt is not None:
         return rt
@@ -42,6 +47,9 @@ def refuse_in_event_loop(api_name: str) -> None:
 
 
 def launched_runtime(api_name: str) -> Runtime:
+    execution = context.enclosing_execution()
+    if execution is not None:
+        return execution.runtime
     rt = state.runtime
     if rt is None:
         raise DBOSException(f"{api_name} requires DBOS to be launched (call DBOS.launch() first)")

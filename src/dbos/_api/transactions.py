@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from dbos._api.decorators import INFO_ATTRIBUTE, _source_of
-from dbos._api.state import classproperty, require_runtime, state
+from dbos._api.state import classproperty, require_runtime
 from dbos._error import DBOSException
 from dbos._runtime import context
 from dbos._runtime.effects import run_sync
@@ -61,7 +61,7 @@ def _call(
     if current_session() is not None:
         return func(*args, **kwargs)
     _warn_if_on_event_loop(spec.name)
-    rt = state.runtime or require_runtime(spec.name)
+    rt = require_runtime(spec.name)
     application_database(rt)  # refuse before a temporary workflow's row is written
     execution = context.current_execution()
     if execution is not None:

@@ -10,6 +10,7 @@ from dbos._api.decorators import workflow_info_of
 from dbos._api.state import launched_runtime, refuse_in_event_loop, require_runtime
 from dbos._error import DBOSNonExistentWorkflowError, DBOSWorkflowFunctionNotFoundError
 from dbos._runtime import context
+from dbos._runtime.background import start_flow
 from dbos._runtime.effects import run_async, run_sync
 from dbos._runtime.handles import (
     RuntimeHandle,
@@ -20,7 +21,7 @@ from dbos._runtime.handles import (
 from dbos._runtime.introspection import WorkflowStatus
 from dbos._runtime.operations import asyncio_wait_flow, sleep_flow, status_flow, wait_first_flow
 from dbos._runtime.registry import WorkflowInfo
-from dbos._runtime.workflows import get_result_flow, start_flow
+from dbos._runtime.workflows import get_result_flow
 
 
 def _check_workflow_id(workflow_id: object) -> str:
@@ -29,13 +30,17 @@ def _check_workflow_id(workflow_id: object) -> str:
     return workflow_id
 
 
-def _registered(func: Callable[..., Any]) -> WorkflowInfo:
+def _registered(
+    func: Callable[..., Any], args: tuple[Any, ...]
+) -> tuple[WorkflowInfo, tuple[Any, ...]]:
+    """The workflow behind ``func``; a bound method's self (or cls) goes in front of args."""
     info = workflow_info_of(func)
     if info is None:
         raise DBOSWorkflowFunctionNotFoundError(
             "<NONE>", f"{getattr(func, '__qualname__', func)} is not a registered workflow"
         )
-    return info
+    bound = getattr(func, "__self__", None)
+    return info, args if bound is None else (bound, *args)
 
 
 class WorkflowsAPI:
@@ -47,7 +52,7 @@ class WorkflowsAPI:
 
         Deliberately allowed inside a running event loop: it only inserts the row.
         """
-        info = _registered(func)
+        info, args = _registered(func, args)
         rt = require_runtime(info.name)
         workflow_id = run_sync(start_flow(rt, info, args, kwargs))
         return RuntimeHandle(rt, workflow_id)
@@ -57,7 +62,7 @@ class WorkflowsAPI:
         cls, func: Callable[..., Any], *args: Any, **kwargs: Any
     ) -> WorkflowHandleAsync[Any]:
         """Start ``func`` as a workflow; an async one runs as a task on this loop."""
-        info = _registered(func)
+        info, args = _registered(func, args)
         rt = require_runtime(info.name)
         flow = start_flow(rt, info, args, kwargs, on_running_loop=True)
         workflow_id = await run_async(flow)

@@ -38,11 +38,16 @@ def _parse(value: Any, target: type) -> Any:
 
 
 def coerce_portable_args(
-    func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    func: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    skip_first: bool = False,
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """``skip_first`` for methods: their self/cls is not among the stored arguments."""
     try:
         hints = typing.get_type_hints(func)
-        parameters = list(inspect.signature(func).parameters.values())
+        parameters = list(inspect.signature(func).parameters.values())[int(skip_first) :]
     except (TypeError, ValueError, NameError):
         return args, kwargs
     targets = {p.name: _target_type(hints.get(p.name)) for p in parameters}

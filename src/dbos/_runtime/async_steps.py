@@ -24,10 +24,19 @@ PREEMPT_POLL_SECONDS = 1.0
 
 def with_timeout(func: AsyncFunc, step_name: str, timeout_seconds: float) -> AsyncFunc:
     async def attempt(*args: Any, **kwargs: Any) -> Any:
+        # asyncio.wait (not wait_for) tells our deadline from a TimeoutError the body raises
+        # itself, e.g. an HTTP client's: that one is the step's own error, not a timeout.
+        task = asyncio.ensure_future(func(*args, **kwargs))
         try:
-            return await asyncio.wait_for(func(*args, **kwargs), timeout_seconds)
-        except asyncio.TimeoutError:
-            raise DBOSStepTimeoutError(step_name, timeout_seconds) from None
+            done, _ = await asyncio.wait({task}, timeout=timeout_seconds)
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+        if not done:
+            raise DBOSStepTimeoutError(step_name, timeout_seconds)
+        return task.result()
 
     return attempt
 

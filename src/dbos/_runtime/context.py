@@ -28,7 +28,10 @@ class DBOSContext:
 
     # Ambient options, consumed by the next workflow started in this context.
     next_workflow_id: str | None = None
+    # timeout_set tells "SetWorkflowTimeout(None)" (clear an inherited deadline) from no
+    # SetWorkflowTimeout at all (inherit the parent's deadline).
     workflow_timeout_sec: float | None = None
+    timeout_set: bool = False
     attributes: dict[str, Any] | None = None
     authenticated_user: str | None = None
     authenticated_roles: list[str] | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from dbos._core.coercion import coerce_portable_args
@@ -13,8 +14,10 @@ from dbos._error import (
     DBOSWorkflowFunctionNotFoundError,
     MaxRecoveryAttemptsExceededError,
 )
+from dbos._runtime.background import run_in_background
 from dbos._runtime.runtime import Runtime
-from dbos._runtime.workflows import run_in_background
+from dbos._runtime.targets import restore_target
+from dbos._runtime.workflows import RunTicket
 from dbos._storage.records import ClaimedWorkflow
 
 logger = logging.getLogger("dbos")
@@ -58,8 +61,11 @@ def dispatch(rt: Runtime, claimed: ClaimedWorkflow) -> None:
             rt.deactivate(workflow_id)  # finished or taken over since this claim
             return
         args, kwargs = rt.codec.decode_args(row.inputs or "", row.serialization)
+        bound = restore_target(rt.registry, info, workflow_id, row.class_name, row.config_name)
         if row.serialization == PORTABLE_NAME and info.validate_args is None:
-            args, kwargs = coerce_portable_args(info.func, args, kwargs)
+            args, kwargs = coerce_portable_args(
+                info.func, args, kwargs, skip_first=info.method_kind in ("instance", "class")
+            )
         if info.validate_args is not None:
             try:
                 args, kwargs = info.validate_args(args, kwargs)
@@ -70,7 +76,19 @@ def dispatch(rt: Runtime, claimed: ClaimedWorkflow) -> None:
         # The row's own serialization wins: a row enqueued as portable JSON stays portable.
         serializer = rt.codec.by_name(row.serialization)
         recorded = rt.db.steps.load(workflow_id)
-        run_in_background(rt, info, workflow_id, args, kwargs, serializer, claimed.owner, recorded)
+        ticket = RunTicket(
+            workflow_id,
+            serializer,
+            claimed.owner,
+            recorded,
+            deadline_ms=row.workflow_deadline_epoch_ms,
+            authenticated_user=row.authenticated_user,
+            authenticated_roles=json.loads(row.authenticated_roles)
+            if row.authenticated_roles
+            else None,
+            assumed_role=row.assumed_role,
+        )
+        run_in_background(rt, info, ticket, bound + tuple(args), kwargs)
     except BaseException:
         rt.deactivate(workflow_id)
         raise

@@ -21,20 +21,31 @@ class LoopRunner:
     def __init__(self, adopted: asyncio.AbstractEventLoop | None = None) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
         if adopted is not None:
             self.loop = adopted
             return
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self.loop.run_forever, name="dbos-event-loop", daemon=True
-        )
-        self._thread.start()
+        self._start_own_loop()
+
+    def _start_own_loop(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                return
+            self.loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(
+                target=self.loop.run_forever, name="dbos-event-loop", daemon=True
+            )
+            self._thread.start()
 
     def submit(self, make: Callable[[], Coroutine[Any, Any, Any]]) -> None:
         """Run the coroutine ``make()`` builds as a task on the loop, from any thread.
 
-        The task starts with an empty context: a workflow sets up its own.
+        The task starts with an empty context: a workflow sets up its own. Once an adopted
+        loop has stopped (its asyncio.run returned), work moves to a loop of our own.
         """
+        stopped = self.loop.is_closed() or not self.loop.is_running()
+        if self._thread is None and stopped and not self._in_loop_thread():
+            self._start_own_loop()
 
         def create() -> None:
             task = contextvars.Context().run(self.loop.create_task, make())

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dbos._core.serialization import Serializer
 from dbos._storage.records import StepRow
+
+if TYPE_CHECKING:
+    from dbos._runtime.runtime import Runtime
 
 
 class WorkflowExecution:
@@ -13,20 +18,36 @@ class WorkflowExecution:
     replaying a step needs no read; a fresh workflow starts with nothing recorded.
     """
 
-    __slots__ = ("function_id", "name", "recorded", "serializer", "workflow_id")
+    __slots__ = (
+        "deadline_ms",
+        "function_id",
+        "name",
+        "recorded",
+        "runtime",
+        "serializer",
+        "workflow_id",
+    )
 
     def __init__(
         self,
+        runtime: Runtime,
         workflow_id: str,
         name: str,
         serializer: Serializer,
         recorded: dict[int, StepRow] | None = None,
+        deadline_ms: int | None = None,
     ) -> None:
+        # The runtime this run belongs to. Everything the run does goes through it, never
+        # through "the current DBOS": after a destroy and relaunch, a run still unwinding in
+        # a thread must not write into the new runtime's database.
+        self.runtime = runtime
         self.workflow_id = workflow_id
         self.name = name
         self.serializer = serializer
         self.recorded: dict[int, StepRow] = recorded or {}
         self.function_id = 0
+        # Children started, called or enqueued from this run inherit this absolute deadline.
+        self.deadline_ms = deadline_ms
 
     def next_function_id(self) -> int:
         """Every durable operation takes the next ID before it runs; the first is 1."""

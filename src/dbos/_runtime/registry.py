@@ -9,7 +9,7 @@ from typing import Any
 
 from dbos._core.serialization import WorkflowSerializationFormat
 from dbos._core.status import DEFAULT_MAX_RECOVERY_ATTEMPTS
-from dbos._error import DBOSConflictingRegistrationError
+from dbos._error import DBOSConflictingRegistrationError, DBOSException
 
 logger = logging.getLogger("dbos")
 TEMP_PREFIX = "<temp>."
@@ -43,11 +43,36 @@ class WorkflowInfo:
     step: StepSpec | None = None
     source: str | None = None
     is_async: bool = False
+    # Set by @DBOS.dbos_class: the class's registered name and how the method binds.
+    class_name: str | None = None
+    method_kind: str | None = None  # "instance", "class" or "static"
+    # Whether the function's first parameter is named self or cls (to catch methods of a
+    # class nobody registered with @DBOS.dbos_class).
+    looks_like_method: bool = False
+    required_roles: list[str] | None = None
+    explicit_roles: bool = False  # set on the function itself, which class defaults never override
 
 
 @dataclass
 class Registry:
     workflows: dict[str, WorkflowInfo] = field(default_factory=dict)
+    classes: dict[str, type] = field(default_factory=dict)
+    instances: dict[str, object] = field(default_factory=dict)  # "<class>/<config name>"
+
+    def register_class(self, name: str, cls: type) -> None:
+        existing = self.classes.get(name)
+        if existing is not None and existing is not cls:
+            raise DBOSException(f"Class {name} is already registered as a different class")
+        self.classes[name] = cls
+
+    def register_instance(self, class_name: str, config_name: str, instance: object) -> None:
+        key = f"{class_name}/{config_name}"
+        existing = self.instances.get(key)
+        if existing is not None and existing is not instance:
+            raise DBOSException(
+                f"Configured instance {config_name} of class {class_name} is already registered"
+            )
+        self.instances[key] = instance
 
     def register(self, info: WorkflowInfo) -> None:
         existing = self.workflows.get(info.name)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from dbos._core.serialization import PayloadCodec
 from dbos._core.settings import Settings
 from dbos._runtime.clock import Clock, SystemClock
+from dbos._runtime.deadlines import DeadlineWatcher
 from dbos._runtime.event_loop import LoopRunner
 from dbos._runtime.registry import Registry
 from dbos._runtime.waiters import Waiters
@@ -66,6 +67,7 @@ class Runtime:
         self.stopping = threading.Event()
         # The application database of @DBOS.transaction, when one is configured (set at launch).
         self.app_db: ApplicationDatabase | None = None
+        self.deadlines = DeadlineWatcher(self.clock.now_ms, self.cancel)
         # Set at launch: where async workflows run when nobody awaits them.
         self.loop_runner: LoopRunner | None = None
 
@@ -80,6 +82,19 @@ class Runtime:
     def deactivate(self, workflow_id: str) -> None:
         with self._active_lock:
             self._active.discard(workflow_id)
+            self.cancelled.discard(workflow_id)
+        self.deadlines.forget(workflow_id)
+        self.waiters.notify(workflow_id)
+
+    def cancel(self, workflow_id: str) -> None:
+        """Cancel a workflow; a run of it in this process stops at its next durable step.
+
+        Runs elsewhere notice at their next checkpoint write, which returns the status.
+        """
+        self.db.workflows.cancel(workflow_id, self.clock.now_ms())
+        with self._active_lock:
+            if workflow_id in self._active:
+                self.cancelled.add(workflow_id)
         self.waiters.notify(workflow_id)
 
     def active_count(self) -> int:
@@ -88,6 +103,7 @@ class Runtime:
 
     def shutdown(self) -> None:
         self.stopping.set()
+        self.deadlines.stop()
         self.waiters.notify_all()
         if self.loop_runner is not None:
             self.loop_runner.stop()

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import json
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from dbos._core.serialization import Serializer
@@ -22,12 +20,13 @@ from dbos._error import (
 )
 from dbos._runtime import context
 from dbos._runtime.context import DBOSContext
-from dbos._runtime.effects import CallUser, Flow, Offload, run_async, run_sync
+from dbos._runtime.effects import CallUser, Flow, Offload
 from dbos._runtime.execution import WorkflowExecution
 from dbos._runtime.outcomes import resolve, wait_outcome
 from dbos._runtime.registry import WorkflowInfo
 from dbos._runtime.runtime import Runtime
 from dbos._runtime.steps import begin_operation, checkpoint_write, record, replay
+from dbos._runtime.targets import Target, assumed_role, split_target
 from dbos._storage.records import InsertOutcome, StepRow, WorkflowInsert
 
 logger = logging.getLogger("dbos")
@@ -36,13 +35,27 @@ DIRECT_WAIT_POLLING_SEC = 1.0
 
 
 @dataclass(frozen=True)
+class RunTicket:
+    """What one run of a workflow body needs besides its function and arguments."""
+
+    workflow_id: str
+    serializer: Serializer
+    owner: str  # the token its insert or claim stamped; its outcome write presents it
+    recorded: dict[int, StepRow] | None = None  # what earlier runs checkpointed
+    deadline_ms: int | None = None
+    authenticated_user: str | None = None
+    authenticated_roles: list[str] | None = None
+    assumed_role: str | None = None
+
+
+@dataclass(frozen=True)
 class Started:
     """Where a start landed: the workflow's ID and whether this caller must run its body."""
 
     workflow_id: str
     run_here: bool
-    serializer: Serializer
-    owner: str = ""  # the insert's token, when this caller created the row
+    ticket: RunTicket
+    result_function_id: int | None = None  # reserved for a direct call's DBOS.getResult
 
 
 def new_workflow_id() -> str:
@@ -54,13 +67,22 @@ def _refuse_inside_step() -> None:
         raise AssertionError("Steps must not start, call or enqueue workflows")
 
 
-def _check_identity(workflow_id: str, info: WorkflowInfo, found: InsertOutcome) -> None:
-    """Reusing an ID for a different function is a caller bug, not a replay."""
+def _check_identity(
+    workflow_id: str, info: WorkflowInfo, target: Target, found: InsertOutcome
+) -> None:
+    """Reusing an ID for a different function (or instance) is a caller bug, not a replay."""
     if found.name != info.name:
         raise DBOSConflictingWorkflowError(
             workflow_id,
             f"Workflow already exists with a different function name: {found.name}, "
             f"but the provided function name is: {info.name}",
+        )
+    if (found.class_name, found.config_name) != (target.class_name, target.config_name):
+        raise DBOSConflictingWorkflowError(
+            workflow_id,
+            f"Workflow already exists with a different class name or config name: "
+            f"{found.class_name}/{found.config_name}, but the provided ones are: "
+            f"{target.class_name}/{target.config_name}",
         )
 
 
@@ -98,6 +120,8 @@ def _new_row(
     status: str,
     queue_name: str | None,
     parent: WorkflowExecution | None,
+    target: Target,
+    role: str | None,
 ) -> WorkflowInsert:
     ctx = context.current()
     roles = None if ctx is None or ctx.authenticated_roles is None else ctx.authenticated_roles
@@ -106,8 +130,8 @@ def _new_row(
         workflow_id=workflow_id,
         status=status,
         name=info.name,
-        class_name=None,
-        config_name=None,
+        class_name=target.class_name,
+        config_name=target.config_name,
         inputs=inputs,
         serialization=serializer.name(),
         executor_id=rt.executor_id if status == PENDING else None,
@@ -119,11 +143,31 @@ def _new_row(
         recovery_attempts=1 if status == PENDING else 0,
         queue_name=queue_name,
         authenticated_user=None if ctx is None else ctx.authenticated_user,
-        assumed_role=None if ctx is None else ctx.assumed_role,
+        assumed_role=role,
         authenticated_roles=None if roles is None else json.dumps(roles),
         attributes=None if attributes is None else json.dumps(attributes),
         parent_workflow_id=parent.workflow_id if parent is not None else None,
     )
+
+
+def _timeout_and_deadline(
+    rt: Runtime, parent: WorkflowExecution | None, status: str
+) -> tuple[int | None, int | None]:
+    """The row's timeout and absolute deadline.
+
+    A SetWorkflowTimeout around the start wins (None clears an inherited deadline); else a
+    child inherits its parent's absolute deadline. An enqueued workflow's own timeout only
+    becomes a deadline when it is dequeued.
+    """
+    ctx = context.current()
+    if ctx is not None and ctx.timeout_set:
+        if ctx.workflow_timeout_sec is None:
+            return None, None
+        timeout_ms = int(ctx.workflow_timeout_sec * 1000)
+        return timeout_ms, None if status != PENDING else rt.clock.now_ms() + timeout_ms
+    if parent is not None and parent.deadline_ms is not None:
+        return None, parent.deadline_ms
+    return None, None
 
 
 def begin_workflow(
@@ -134,27 +178,38 @@ def begin_workflow(
     *,
     status: str = PENDING,
     queue_name: str | None = None,
+    direct_call: bool = False,
 ) -> Flow[Started]:
     """Insert the workflow's row (or find it), and inside a parent record it as a child.
 
     Inputs are serialised before anything is written, so an argument that cannot be stored
-    fails the call with nothing half-written.
+    fails the call with nothing half-written. A direct call inside a parent reserves its
+    DBOS.getResult ID together with the child's, before anything can await: concurrent
+    calls (asyncio.gather) then number their operations the same on every run.
     """
     _refuse_inside_step()
     serializer = rt.codec.serializer_for(info.serialization_type)
     parent = context.current_execution()
     function_id = parent.next_function_id() if parent is not None else 0
+    result_id = parent.next_function_id() if parent is not None and direct_call else None
     # Consumed even when the child is replayed, so a later child cannot take this ID.
     workflow_id, reuse_policy = _choose_workflow_id(parent, function_id)
     if parent is not None:
         recorded = begin_operation(rt, parent, function_id)
         if recorded is not None:
-            return Started(_replay_child(parent, recorded, info, rt), False, serializer)
-    inputs = rt.codec.encode_args(args, kwargs, serializer)
-    row = _new_row(rt, info, workflow_id, inputs, serializer, status, queue_name, parent)
+            child_id = _replay_child(parent, recorded, info, rt)
+            return Started(child_id, False, RunTicket(child_id, serializer, ""), result_id)
+    target = split_target(info, args)
+    role = assumed_role(info, context.current())  # refused before anything is written
+    inputs = rt.codec.encode_args(target.stored_args, kwargs, serializer)
+    timeout_ms, deadline_ms = _timeout_and_deadline(rt, parent, status)
+    row = _new_row(
+        rt, info, workflow_id, inputs, serializer, status, queue_name, parent, target, role
+    )
+    row = replace(row, workflow_timeout_ms=timeout_ms, workflow_deadline_epoch_ms=deadline_ms)
     found = yield Offload(rt.db.workflows.insert, (row,))
     if not found.created:
-        _check_identity(workflow_id, info, found)
+        _check_identity(workflow_id, info, target, found)
         if reuse_policy == "reject":
             raise DBOSWorkflowIDInUseError(workflow_id, found.status, found.name)
         if found.queue_name != queue_name and queue_name is not None:
@@ -169,18 +224,26 @@ def begin_workflow(
         yield from record(rt, parent, write)
     if status == ENQUEUED:
         rt.wake_queues()
-    return Started(workflow_id, found.created and status == PENDING, serializer, row.owner_xid)
+    ticket = RunTicket(
+        workflow_id,
+        serializer,
+        row.owner_xid,
+        deadline_ms=deadline_ms,
+        authenticated_user=row.authenticated_user,
+        authenticated_roles=json.loads(row.authenticated_roles)
+        if row.authenticated_roles
+        else None,
+        assumed_role=row.assumed_role,
+    )
+    return Started(workflow_id, found.created and status == PENDING, ticket, result_id)
 
 
 def execute_flow(
     rt: Runtime,
     info: WorkflowInfo,
-    workflow_id: str,
+    ticket: RunTicket,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
-    serializer: Serializer,
-    owner: str,
-    recorded: dict[int, StepRow] | None = None,
 ) -> Flow[Any]:
     """Run the body of a workflow this process owns and record its outcome.
 
@@ -188,10 +251,23 @@ def execute_flow(
     while the row is PENDING; if something else decided it first (a cancel, a resume, a
     dead-letter, another execution), that recorded outcome is what this returns.
     """
-    execution = WorkflowExecution(workflow_id, info.name, serializer, recorded)
-    token = context.set_current(DBOSContext(execution=execution))
+    workflow_id = ticket.workflow_id
+    execution = WorkflowExecution(
+        rt, workflow_id, info.name, ticket.serializer, ticket.recorded, ticket.deadline_ms
+    )
+    ctx = DBOSContext(
+        execution=execution,
+        authenticated_user=ticket.authenticated_user,
+        authenticated_roles=ticket.authenticated_roles,
+        assumed_role=ticket.assumed_role,
+    )
+    token = context.set_current(ctx)
+    if ticket.deadline_ms is not None:
+        rt.deadlines.watch(workflow_id, ticket.deadline_ms)
     try:
-        written = yield from _run_and_record(rt, info, workflow_id, args, kwargs, serializer, owner)
+        written = yield from _run_and_record(
+            rt, info, workflow_id, args, kwargs, ticket.serializer, ticket.owner
+        )
     finally:
         context.reset(token)
         # Released before any wait below: if the row went back on a queue, this process
@@ -260,18 +336,24 @@ def recorded_outcome(rt: Runtime, workflow_id: str) -> Flow[Any]:
 
 
 def get_result_flow(
-    rt: Runtime, workflow_id: str, polling_interval_sec: float, known: Any = None
+    rt: Runtime,
+    workflow_id: str,
+    polling_interval_sec: float,
+    known: Any = None,
+    function_id: int | None = None,
 ) -> Flow[Any]:
     """Await a workflow; inside a workflow, checkpoint what it returned as DBOS.getResult.
 
     ``known`` is a zero-argument callable that produces the result (or raises) when the
     caller already has it, as a direct child call does, so no wait is needed.
+    ``function_id`` is the ID a direct call reserved; otherwise the next one is taken.
     """
     parent = context.current_execution()
     if parent is None:
         outcome = yield from wait_outcome(rt, workflow_id, polling_interval_sec)
         return resolve(rt, workflow_id, outcome)
-    function_id = parent.next_function_id()
+    if function_id is None:
+        function_id = parent.next_function_id()
     recorded = begin_operation(rt, parent, function_id)
     if recorded is not None:
         return replay(rt, parent, recorded, GET_RESULT)
@@ -311,11 +393,16 @@ def call_flow(
     An ID that exists already (or runs elsewhere in this process) is awaited, not rerun.
     """
     in_parent = context.current_execution() is not None
-    started = yield from begin_workflow(rt, info, args, kwargs)
+    started = yield from begin_workflow(rt, info, args, kwargs, direct_call=True)
     workflow_id = started.workflow_id
+    result_id = started.result_function_id
     if not (started.run_here and rt.try_activate(workflow_id)):
-        return (yield from get_result_flow(rt, workflow_id, DIRECT_WAIT_POLLING_SEC))
-    body = execute_flow(rt, info, workflow_id, args, kwargs, started.serializer, started.owner)
+        return (
+            yield from get_result_flow(
+                rt, workflow_id, DIRECT_WAIT_POLLING_SEC, function_id=result_id
+            )
+        )
+    body = execute_flow(rt, info, started.ticket, args, kwargs)
     if not in_parent:
         return (yield from body)
     value: Any = None
@@ -330,85 +417,4 @@ def call_flow(
             raise failure
         return value
 
-    return (yield from get_result_flow(rt, workflow_id, DIRECT_WAIT_POLLING_SEC, known))
-
-
-def run_in_background(
-    rt: Runtime,
-    info: WorkflowInfo,
-    workflow_id: str,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    serializer: Serializer,
-    owner: str,
-    recorded: dict[int, StepRow] | None = None,
-    *,
-    on_running_loop: bool = False,
-) -> None:
-    """Run an activated workflow where nobody awaits it, in a fresh context of its own.
-
-    Sync workflows go to the executor's threads. Async ones become tasks: on the caller's
-    loop with ``on_running_loop`` (start_workflow_async), else on the runtime's loop.
-    """
-    flow = execute_flow(rt, info, workflow_id, args, kwargs, serializer, owner, recorded)
-    if info.is_async:
-        if on_running_loop:
-            task = contextvars.Context().run(
-                asyncio.ensure_future, _finish_async(flow, workflow_id)
-            )
-            if rt.loop_runner is not None:
-                rt.loop_runner.track(task)
-            return
-        if rt.loop_runner is None:
-            rt.deactivate(workflow_id)
-            raise RuntimeError("DBOS has no event loop for async workflows; is it launched?")
-        rt.loop_runner.submit(lambda: _finish_async(flow, workflow_id))
-        return
-
-    def run() -> None:
-        try:
-            run_sync(flow)
-        except Exception:
-            pass  # recorded in the database; whoever awaits the workflow sees it
-        except BaseException:
-            logger.exception("Workflow %s stopped abnormally", workflow_id)
-
-    try:
-        rt.pool.submit(contextvars.Context().run, run)
-    except RuntimeError:
-        rt.deactivate(workflow_id)  # the executor is shut down; recovery will run it
-        raise
-
-
-async def _finish_async(flow: Flow[Any], workflow_id: str) -> None:
-    try:
-        await run_async(flow)
-    except Exception:
-        pass  # recorded in the database; whoever awaits the workflow sees it
-    except asyncio.CancelledError:
-        logger.info("Workflow %s was interrupted by shutdown; recovery resumes it", workflow_id)
-        raise
-
-
-def start_flow(
-    rt: Runtime,
-    info: WorkflowInfo,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    *,
-    on_running_loop: bool = False,
-) -> Flow[str]:
-    """``DBOS.start_workflow``: insert the row now, run the body in the background."""
-    started = yield from begin_workflow(rt, info, args, kwargs)
-    if started.run_here and rt.try_activate(started.workflow_id):
-        run_in_background(
-            rt,
-            info,
-            started.workflow_id,
-            args,
-            kwargs,
-            started.serializer,
-            started.owner,
-            on_running_loop=on_running_loop,
-        )
-    return started.workflow_id
+    return (yield from get_result_flow(rt, workflow_id, DIRECT_WAIT_POLLING_SEC, known, result_id))

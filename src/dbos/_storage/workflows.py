@@ -51,6 +51,16 @@ GET_STATUS = "SELECT status FROM {s}workflow_status WHERE workflow_uuid = ?"
 
 GET_ROW = f"SELECT {WORKFLOW_COLUMNS} FROM {{s}}workflow_status WHERE workflow_uuid = ?"
 
+# A finished workflow (SUCCESS, ERROR) keeps its outcome; anything else becomes CANCELLED and
+# leaves its queue, freeing its concurrency slot and deduplication ID.
+CANCEL = """
+UPDATE {s}workflow_status
+SET status = 'CANCELLED', queue_name = NULL, deduplication_id = NULL,
+    started_at_epoch_ms = NULL, updated_at = ?, completed_at = ?
+WHERE workflow_uuid = ? AND status NOT IN ('SUCCESS', 'ERROR')
+RETURNING workflow_uuid
+"""
+
 
 class WorkflowStore:
     def __init__(self, backend: Backend) -> None:
@@ -62,6 +72,7 @@ class WorkflowStore:
         self._get_outcome = sql(GET_OUTCOME)
         self._get_status = sql(GET_STATUS)
         self._get_row = sql(GET_ROW)
+        self._cancel = sql(CANCEL)
 
     def insert(self, w: WorkflowInsert) -> InsertOutcome:
         """Insert ``w`` unless its ID exists; report which happened and the row's identity."""
@@ -106,3 +117,7 @@ class WorkflowStore:
     def get(self, workflow_id: str) -> WorkflowRow | None:
         row = self._db.read_one(self._get_row, (workflow_id,))
         return None if row is None else WorkflowRow.from_row(row)
+
+    def cancel(self, workflow_id: str, now_ms: int) -> bool:
+        """Cancel a workflow that has not finished; True if this call changed the row."""
+        return bool(self._db.write_one(self._cancel, (now_ms, now_ms, workflow_id)))
