@@ -30,6 +30,7 @@ from types import TracebackType
 from typing import Any
 
 from dbos import DBOS
+from dbos._runtime import effects
 from profiling import ProfileResult, profile_run
 from scenarios import Timing, warm_long_workflow
 from session import Target, log
@@ -60,7 +61,7 @@ class TwinResult:
     """Scenario D: the sync and async twins, each summed over its blocks.
 
     ``inline`` is an experiment, not a mode DBOS has: the async twin again, with
-    ``asyncio.to_thread`` replaced by a direct call, so every storage call runs on the loop
+    the storage handoff replaced by a direct call, so every storage call runs on the loop
     thread. The gap between ``async_`` and ``inline`` is what the thread handoffs cost.
     """
 
@@ -69,8 +70,8 @@ class TwinResult:
     inline: Timing
     block_ratios: tuple[float, ...]  # async us/workflow over sync, block by block
     inline_block_ratios: tuple[float, ...]  # the experiment over sync, block by block
-    handoffs_per_workflow: float  # asyncio.to_thread calls per async workflow
-    handoff_us: float  # one to_thread round trip on an idle loop (median)
+    handoffs_per_workflow: float  # storage handoffs per async workflow
+    handoff_us: float  # one storage handoff round trip on an idle loop (median)
 
     @property
     def median_ratio(self) -> float:
@@ -194,41 +195,45 @@ def _total(timings: list[Timing]) -> Timing:
 
 
 @contextmanager
-def _patched_to_thread(
-    replacement: Callable[..., Awaitable[Any]],
-) -> Iterator[None]:
-    """Swap ``asyncio.to_thread``, which the async driver looks up on every storage call."""
-    real = asyncio.to_thread
-    asyncio.to_thread = replacement  # type: ignore[assignment]
+def _patched_offloader(replacement: Callable[..., Awaitable[Any]]) -> Iterator[None]:
+    """Swap the async driver's storage handoff (the runtime's StorageThreads)."""
+    real = effects._offload
+    effects._offload = replacement  # type: ignore[assignment]
     try:
         yield
     finally:
-        asyncio.to_thread = real
+        effects._offload = real
 
 
 @contextmanager
-def _counting_to_thread() -> Iterator[list[int]]:
-    """Count ``asyncio.to_thread`` calls (the async driver's thread handoffs)."""
-    real = asyncio.to_thread
+def _counting_handoffs() -> Iterator[list[int]]:
+    """Count the async driver's storage handoffs."""
+    real = effects._offload
     calls = [0]
 
-    async def counting(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    def counting(func: Callable[..., Any], *args: Any) -> Awaitable[Any]:
         calls[0] += 1
-        return await real(func, *args, **kwargs)
+        return real(func, *args)
 
-    with _patched_to_thread(counting):
+    with _patched_offloader(counting):
         yield calls
 
 
-async def _inline(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-    return func(*args, **kwargs)
+def _inline(func: Callable[..., Any], *args: Any) -> Awaitable[Any]:
+    """A handoff that is no handoff: run the storage call on the loop itself."""
+    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    try:
+        future.set_result(func(*args))
+    except Exception as exc:
+        future.set_exception(exc)
+    return future
 
 
 async def _handoff_round_trip_us(samples: int) -> float:
     durations = []
     for _ in range(samples):
         started = time.perf_counter()
-        await asyncio.to_thread(int)
+        await effects._offload(int)
         durations.append(time.perf_counter() - started)
     return statistics.median(durations) * 1e6
 
@@ -238,7 +243,7 @@ def _time_kind(kind: str, loop: asyncio.AbstractEventLoop, size: int) -> Timing:
         return _timed_sync(size, lambda: _sync_block(size))
     if kind == "async":
         return loop.run_until_complete(_timed_async(size, lambda: _async_block(size)))
-    with _patched_to_thread(_inline):
+    with _patched_offloader(_inline):
         return loop.run_until_complete(_timed_async(size, lambda: _async_block(size)))
 
 
@@ -253,7 +258,7 @@ def compare_twins(loop: asyncio.AbstractEventLoop, plan: AsyncPlan) -> TwinResul
         # Rotate which kind goes first, so a drifting disk favours none of them.
         for kind in kinds[block % 3 :] + kinds[: block % 3]:
             timings[kind].append(_time_kind(kind, loop, size))
-    with _counting_to_thread() as calls:
+    with _counting_handoffs() as calls:
         loop.run_until_complete(_async_block(size))
 
     def ratios(kind: str) -> tuple[float, ...]:

@@ -22,6 +22,7 @@ from dbos._core.versioning import (
     fallback_application_version,
 )
 from dbos._error import DBOSInitializationError
+from dbos._runtime.effects import set_offloader
 from dbos._runtime.event_loop import LoopRunner
 from dbos._runtime.recovery import recover_pending_workflows
 from dbos._runtime.registry import Registry, discard_global_registry, global_registry
@@ -184,6 +185,7 @@ class LifecycleAPI:
             rt = Runtime(settings, db, registry, app_version=app_version, executor_id=executor_id)
             # Async workflows nobody awaits run on the caller's loop if launch() runs in one.
             rt.loop_runner = LoopRunner(asyncio._get_running_loop())
+            set_offloader(rt.storage_threads.call)
             rt.app_db = app_db
             runner = QueueRunnerService(rt, lambda: [INTERNAL_QUEUE])
             rt.wake_queues = runner.wake
@@ -197,6 +199,7 @@ class LifecycleAPI:
                 self._queue_runner.stop()
                 self._queue_runner = None
             if "rt" in locals():
+                set_offloader(None)
                 rt.shutdown()
             if app_db is not None:
                 app_db.close()
@@ -217,6 +220,7 @@ class LifecycleAPI:
             deadline = time.monotonic() + max(0, workflow_completion_timeout_sec)
             while rt.active_count() and time.monotonic() < deadline:
                 time.sleep(0.05)
+            set_offloader(None)
             rt.shutdown()
             rt.db.close()
             if rt.app_db is not None:

@@ -89,10 +89,27 @@ def run_sync(flow: Flow[R]) -> R:
             send = None
 
 
+Offloader = Callable[..., "asyncio.Future[Any]"]
+
+
+def _to_thread(func: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+    return asyncio.ensure_future(asyncio.to_thread(func, *args))
+
+
+# How async flows reach storage: the launched runtime's StorageThreads, else to_thread.
+_offload: Offloader = _to_thread
+
+
+def set_offloader(offload: Offloader | None) -> None:
+    """Route async storage calls through ``offload`` (None: back to asyncio.to_thread)."""
+    global _offload
+    _offload = offload or _to_thread
+
+
 async def _perform_async(effect: Effect) -> Any:
     kind = type(effect)
     if kind is Offload:
-        return await asyncio.to_thread(effect.func, *effect.args)  # type: ignore[union-attr]
+        return await _offload(effect.func, *effect.args)  # type: ignore[union-attr]
     if kind is CallUser:
         if effect.io:  # type: ignore[union-attr]
             return await asyncio.to_thread(effect.func, *effect.args, **effect.kwargs)  # type: ignore[union-attr]

@@ -15,6 +15,7 @@ from dbos._runtime.clock import Clock, SystemClock
 from dbos._runtime.deadlines import DeadlineWatcher
 from dbos._runtime.event_loop import LoopRunner
 from dbos._runtime.registry import Registry
+from dbos._runtime.storage_threads import StorageThreads
 from dbos._runtime.waiters import Waiters
 from dbos._storage.system_database import SystemDatabase
 
@@ -68,6 +69,7 @@ class Runtime:
         # The application database of @DBOS.transaction, when one is configured (set at launch).
         self.app_db: ApplicationDatabase | None = None
         self.deadlines = DeadlineWatcher(self.clock.now_ms, self.cancel)
+        self.storage_threads = StorageThreads()
         # Set at launch: where async workflows run when nobody awaits them.
         self.loop_runner: LoopRunner | None = None
 
@@ -104,6 +106,7 @@ class Runtime:
     def shutdown(self) -> None:
         self.stopping.set()
         self.deadlines.stop()
+        self.storage_threads.stop()
         self.waiters.notify_all()
         if self.loop_runner is not None:
             self.loop_runner.stop()
