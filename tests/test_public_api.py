@@ -24,8 +24,6 @@ PENDING = {
     # datasources (spec 13.5) are not yet filed as an issue
     "SQLAlchemyDatasource": "spec 13.5",
     "AsyncSQLAlchemyDatasource": "spec 13.5",
-    "Queue": "issue 4", "EnqueueOptions": "issue 4", "SetEnqueueOptions": "issue 4",
-    "DuplicationPolicy": "issue 4",
     "SendMessage": "issue 5",
     "DBOSClient": "issue 6",
     # Not yet filed as issues: schedules, debouncer, Kafka, OpenTelemetry.

@@ -12,6 +12,7 @@ from dbos._api.context_managers import (
 from dbos._api.dbos import DBOS
 from dbos._api.decorators import StepOptions
 from dbos._api.migrations import run_dbos_database_migrations
+from dbos._api.queues import DuplicationPolicy, EnqueueOptions, Queue, SetEnqueueOptions
 from dbos._api.validation import make_pydantic_args_validator, pydantic_args_validator
 from dbos._core.serialization import (
     DBOSPortableJSONSerializer,
@@ -31,8 +32,12 @@ __all__ = [
     "DBOSContextEnsure",
     "DBOSContextSetAuth",
     "DBOSPortableJSONSerializer",
+    "DuplicationPolicy",
+    "EnqueueOptions",
     "PortableWorkflowError",
+    "Queue",
     "Serializer",
+    "SetEnqueueOptions",
     "SetWorkflowAttributes",
     "SetWorkflowID",
     "SetWorkflowTimeout",

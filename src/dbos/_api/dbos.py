@@ -7,6 +7,7 @@ from dbos._api.decorators import DecoratorsAPI
 from dbos._api.lifecycle import LifecycleAPI
 from dbos._api.patching import PatchingAPI
 from dbos._api.properties import PropertiesAPI
+from dbos._api.queues import QueuesAPI
 from dbos._api.transactions import TransactionsAPI
 from dbos._api.workflows import WorkflowsAPI
 
@@ -15,6 +16,7 @@ class DBOS(
     LifecycleAPI,
     DecoratorsAPI,
     WorkflowsAPI,
+    QueuesAPI,
     ClassesAPI,
     TransactionsAPI,
     PatchingAPI,

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from dbos._api.state import state
 from dbos._core.settings import InvalidSettings, Settings, process_config
-from dbos._core.status import INTERNAL_QUEUE
 from dbos._core.versioning import (
     PATCHING_VERSION,
     compute_application_version,
@@ -187,7 +186,7 @@ class LifecycleAPI:
             rt.loop_runner = LoopRunner(asyncio._get_running_loop())
             set_offloader(rt.storage_threads.call)
             rt.app_db = app_db
-            runner = QueueRunnerService(rt, lambda: [INTERNAL_QUEUE])
+            runner = QueueRunnerService(rt, registry.served_queues)
             rt.wake_queues = runner.wake
             state.runtime = rt
             self._queue_runner = runner

@@ -7,6 +7,7 @@ import contextvars
 import logging
 from typing import Any
 
+from dbos._core.status import ENQUEUED
 from dbos._runtime.effects import Flow, run_async, run_sync
 from dbos._runtime.registry import WorkflowInfo
 from dbos._runtime.runtime import Runtime
@@ -81,4 +82,18 @@ def start_flow(
     started = yield from begin_workflow(rt, info, args, kwargs)
     if started.run_here and rt.try_activate(started.workflow_id):
         run_in_background(rt, info, started.ticket, args, kwargs, on_running_loop=on_running_loop)
+    return started.workflow_id
+
+
+def enqueue_flow(
+    rt: Runtime,
+    info: WorkflowInfo,
+    queue_name: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Flow[str]:
+    """Enqueue: insert an ENQUEUED row; a queue runner (here or elsewhere) runs it."""
+    started = yield from begin_workflow(
+        rt, info, args, kwargs, status=ENQUEUED, queue_name=queue_name
+    )
     return started.workflow_id

@@ -19,6 +19,27 @@ class StepStatus(NamedTuple):
     max_attempts: int | None
 
 
+@dataclass(frozen=True)
+class EnqueueSettings:
+    """What SetEnqueueOptions asks of the workflows enqueued in its block."""
+
+    deduplication_id: str | None = None
+    priority: int | None = None
+    app_version: str | None = None
+    queue_partition_key: str | None = None
+    delay_until_epoch_ms: int | None = None
+    duplication_policy: str | None = None
+
+    @property
+    def queue_only(self) -> list[str]:
+        """The options that make sense only for an enqueued workflow, as given."""
+        return [
+            name
+            for name in ("deduplication_id", "priority", "queue_partition_key")
+            if getattr(self, name) is not None
+        ] + (["delay_seconds"] if self.delay_until_epoch_ms is not None else [])
+
+
 @dataclass
 class DBOSContext:
     """Mutable on purpose: context managers set a field and restore the old value on exit.
@@ -39,6 +60,7 @@ class DBOSContext:
     # Only the first workflow started in a SetWorkflowID block may take that ID; with
     # "reject", an ID that exists raises DBOSWorkflowIDInUseError instead of returning it.
     id_reuse_policy: str | None = None
+    enqueue: EnqueueSettings | None = None
     # Whether a workflow in the current SetWorkflowID block already took its ID.
     workflow_id_taken: bool = False
     # The workflow running in this context (None outside workflows).

@@ -48,7 +48,7 @@ def dispatch(rt: Runtime, claimed: ClaimedWorkflow) -> None:
             "%s", MaxRecoveryAttemptsExceededError(workflow_id, info.max_recovery_attempts)
         )
         return
-    if not rt.try_activate(workflow_id):
+    if not rt.try_activate(workflow_id, claimed.queue_name):
         # An earlier run of this workflow is still unwinding here (it lost its row to this
         # very claim): run the claimed row once that run lets go, never drop it.
         rt.pool.submit(_dispatch_when_released, rt, claimed)

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from dbos._core.queue_rules import QueueLimits
 from dbos._core.serialization import WorkflowSerializationFormat
-from dbos._core.status import DEFAULT_MAX_RECOVERY_ATTEMPTS
+from dbos._core.status import DEFAULT_MAX_RECOVERY_ATTEMPTS, INTERNAL_QUEUE
 from dbos._error import DBOSConflictingRegistrationError, DBOSException
 
 logger = logging.getLogger("dbos")
@@ -58,6 +59,17 @@ class Registry:
     workflows: dict[str, WorkflowInfo] = field(default_factory=dict)
     classes: dict[str, type] = field(default_factory=dict)
     instances: dict[str, object] = field(default_factory=dict)  # "<class>/<config name>"
+    queues: dict[str, QueueLimits] = field(default_factory=dict)  # declared in this process
+
+    def register_queue(self, name: str, limits: QueueLimits) -> None:
+        if name in self.queues and name != INTERNAL_QUEUE:
+            raise Exception(f"Queue {name} has already been declared")
+        self.queues[name] = limits
+
+    def served_queues(self) -> list[tuple[str, QueueLimits]]:
+        """The queues this process dequeues from: the internal one and every declared one."""
+        served = [(INTERNAL_QUEUE, self.queues.get(INTERNAL_QUEUE, QueueLimits()))]
+        return served + [(n, q) for n, q in self.queues.items() if n != INTERNAL_QUEUE]
 
     def register_class(self, name: str, cls: type) -> None:
         existing = self.classes.get(name)

@@ -61,6 +61,8 @@ class Runtime:
         )
         self._active: set[str] = set()
         self._active_lock = threading.Lock()
+        self._queue_of: dict[str, str] = {}
+        self._running: dict[str, int] = {}
         # Workflows cancelled by this process: their next durable operation stops them.
         self.cancelled: set[str] = set()
         # Set by the queue runner so that an enqueue or recovery here starts work at once.
@@ -73,18 +75,35 @@ class Runtime:
         # Set at launch: where async workflows run when nobody awaits them.
         self.loop_runner: LoopRunner | None = None
 
-    def try_activate(self, workflow_id: str) -> bool:
-        """Claim the right to run ``workflow_id`` in this process; False if it already runs."""
+    def try_activate(self, workflow_id: str, queue_name: str | None = None) -> bool:
+        """Claim the right to run ``workflow_id`` in this process; False if it already runs.
+
+        ``queue_name``: the queue it was claimed from, whose worker concurrency it counts
+        against until it finishes here.
+        """
         with self._active_lock:
             if workflow_id in self._active:
                 return False
             self._active.add(workflow_id)
+            if queue_name is not None:
+                self._queue_of[workflow_id] = queue_name
+                self._running[queue_name] = self._running.get(queue_name, 0) + 1
             return True
+
+    def running_from(self, queue_name: str) -> int:
+        """Workflows claimed from ``queue_name`` that are running in this process."""
+        with self._active_lock:
+            return self._running.get(queue_name, 0)
 
     def deactivate(self, workflow_id: str) -> None:
         with self._active_lock:
             self._active.discard(workflow_id)
             self.cancelled.discard(workflow_id)
+            queue_name = self._queue_of.pop(workflow_id, None)
+            if queue_name is not None:
+                self._running[queue_name] -= 1
+        if queue_name is not None:
+            self.wake_queues()  # a slot on that queue is free again
         self.deadlines.forget(workflow_id)
         self.waiters.notify(workflow_id)
 

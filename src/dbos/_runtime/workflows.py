@@ -12,7 +12,9 @@ from dbos._core.serialization import Serializer
 from dbos._core.status import ENQUEUED, ERROR, PENDING, SUCCESS
 from dbos._error import (
     DBOSConflictingWorkflowError,
+    DBOSException,
     DBOSNonExistentWorkflowError,
+    DBOSQueueDeduplicatedError,
     DBOSUnexpectedStepError,
     DBOSWorkflowCancelledError,
     DBOSWorkflowConflictIDError,
@@ -27,6 +29,7 @@ from dbos._runtime.registry import WorkflowInfo
 from dbos._runtime.runtime import Runtime
 from dbos._runtime.steps import begin_operation, checkpoint_write, record, replay
 from dbos._runtime.targets import Target, assumed_role, split_target
+from dbos._storage.backend import DuplicateKey
 from dbos._storage.records import InsertOutcome, StepRow, WorkflowInsert
 
 logger = logging.getLogger("dbos")
@@ -170,6 +173,66 @@ def _timeout_and_deadline(
     return None, None
 
 
+def _with_enqueue_settings(
+    row: WorkflowInsert, status: str, queue_name: str | None
+) -> WorkflowInsert:
+    """Apply SetEnqueueOptions; options that need a queue are refused without one."""
+    ctx = context.current()
+    settings = None if ctx is None else ctx.enqueue
+    if settings is None:
+        return row
+    if queue_name is None:
+        if settings.queue_only:
+            raise DBOSException(
+                f"{', '.join(settings.queue_only)} set on a workflow that is not being enqueued"
+            )
+        if settings.app_version is None:
+            return row
+        return replace(row, application_version=settings.app_version)
+    if settings.delay_until_epoch_ms is not None:
+        raise DBOSException("Delayed enqueueing is not supported by this release yet")
+    if settings.duplication_policy == "return-existing":
+        raise DBOSException("duplication_policy='return-existing' is not supported yet")
+    return replace(
+        row,
+        deduplication_id=settings.deduplication_id,
+        priority=settings.priority or 0,
+        queue_partition_key=settings.queue_partition_key,
+        application_version=settings.app_version or row.application_version,
+    )
+
+
+def _insert(
+    rt: Runtime,
+    row: WorkflowInsert,
+    info: WorkflowInfo,
+    parent: WorkflowExecution | None,
+    function_id: int,
+) -> Flow[InsertOutcome]:
+    """Insert the row; a taken deduplication ID is refused, durably inside a parent."""
+    try:
+        found: InsertOutcome = yield Offload(rt.db.workflows.insert, (row,))
+        return found
+    except DuplicateKey:
+        if row.deduplication_id is None:
+            raise
+        error = DBOSQueueDeduplicatedError(
+            row.workflow_id, row.queue_name or "", row.deduplication_id
+        )
+    if parent is not None:  # a replay of the parent re-raises it instead of enqueueing
+        write = checkpoint_write(
+            rt,
+            parent,
+            function_id,
+            info.name,
+            row.created_at,
+            error=rt.codec.encode_error(error, rt.codec.configured),
+            child_workflow_id=row.workflow_id,
+        )
+        yield from record(rt, parent, write)
+    raise error
+
+
 def begin_workflow(
     rt: Runtime,
     info: WorkflowInfo,
@@ -206,8 +269,12 @@ def begin_workflow(
     row = _new_row(
         rt, info, workflow_id, inputs, serializer, status, queue_name, parent, target, role
     )
-    row = replace(row, workflow_timeout_ms=timeout_ms, workflow_deadline_epoch_ms=deadline_ms)
-    found = yield Offload(rt.db.workflows.insert, (row,))
+    row = replace(
+        _with_enqueue_settings(row, status, queue_name),
+        workflow_timeout_ms=timeout_ms,
+        workflow_deadline_epoch_ms=deadline_ms,
+    )
+    found = yield from _insert(rt, row, info, parent, function_id)
     if not found.created:
         _check_identity(workflow_id, info, target, found)
         if reuse_policy == "reject":

@@ -8,6 +8,7 @@ import threading
 import uuid
 from collections.abc import Callable
 
+from dbos._core.queue_rules import QueueLimits, claim_budget
 from dbos._runtime.dispatch import dispatch
 from dbos._runtime.runtime import Runtime
 
@@ -26,12 +27,12 @@ class QueueRunnerService:
     def __init__(
         self,
         rt: Runtime,
-        queue_names: Callable[[], list[str]],
+        queues: Callable[[], list[tuple[str, QueueLimits]]],
         *,
         polling_interval_sec: float = 1.0,
     ) -> None:
         self._rt = rt
-        self._queue_names = queue_names
+        self._queues = queues
         self._interval = polling_interval_sec
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -64,29 +65,36 @@ class QueueRunnerService:
                 more = False
             if not more:
                 # Jitter keeps many processes from polling the database in lockstep.
-                self._wake.wait(self._interval * random.uniform(0.95, 1.05))
+                interval = min(
+                    [self._interval] + [q.polling_interval_sec for _, q in self._queues()]
+                )
+                self._wake.wait(interval * random.uniform(0.95, 1.05))
                 self._wake.clear()
 
     def run_once(self) -> bool:
         """Claim and dispatch one batch per queue; True if some queue may have more."""
         rt = self._rt
         more = False
-        for queue_name in self._queue_names():
+        for queue_name, limits in self._queues():
             if self._stop.is_set():
                 return False
+            budget = claim_budget(limits, CLAIM_BATCH, rt.running_from(queue_name), None)
+            if budget == 0:
+                continue  # this process runs as many as the queue lets it; a finish wakes us
             claimed = rt.db.queues.claim(
                 queue_name,
                 executor_id=rt.executor_id,
                 app_version=rt.app_version,
                 app_name=rt.app_name,
-                limit=CLAIM_BATCH,
+                limit=budget,
                 now_ms=rt.clock.now_ms(),
                 owner=uuid.uuid4().hex,
+                global_concurrency=limits.global_concurrency,
             )
             for workflow in claimed:
                 try:
                     dispatch(rt, workflow)
                 except Exception:
                     logger.exception("Could not dispatch workflow %s", workflow.workflow_id)
-            more = more or len(claimed) == CLAIM_BATCH
+            more = more or len(claimed) == budget == CLAIM_BATCH
         return more

@@ -12,6 +12,10 @@ Params = Sequence[Any]
 T = TypeVar("T")
 
 
+class DuplicateKey(Exception):
+    """A write broke a unique constraint (e.g. a queue's deduplication ID is taken)."""
+
+
 class Connection(Protocol):
     """The part of a DB-API connection the stores use; sqlite3 and psycopg both provide it."""
 
@@ -32,6 +36,7 @@ class Backend(Protocol):
       again after a lost connection, so it must only touch the database.
     - Retriable connection errors are retried inside the backend ("pause rather than
       diverge"); callers see only errors that retrying cannot fix.
+    - A statement that breaks a unique constraint raises DuplicateKey, on every backend.
     """
 
     dialect: Dialect

@@ -18,6 +18,9 @@ class Dialect:
     placeholder: str
     # Row locks for claims; SQLite serialises writers, so it needs none.
     skip_locked: str
+    # Serialises claimers of one queue for a transaction, so a shared budget (global
+    # concurrency) is counted and spent atomically. SQLite's BEGIN IMMEDIATE already does.
+    queue_lock: str = ""
 
     def sql(self, text: str) -> str:
         compiled = text.replace("{s}", self.table_prefix)
@@ -31,4 +34,10 @@ def sqlite_dialect() -> Dialect:
 
 
 def postgres_dialect(schema: str) -> Dialect:
-    return Dialect("postgres", f'"{schema}".', "%s", skip_locked="FOR UPDATE SKIP LOCKED")
+    return Dialect(
+        "postgres",
+        f'"{schema}".',
+        "%s",
+        skip_locked="FOR UPDATE SKIP LOCKED",
+        queue_lock="SELECT pg_advisory_xact_lock(hashtext(%s))",
+    )

@@ -13,7 +13,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolClosed
 
-from dbos._storage.backend import Connection, Params, Row, fetch_rows
+from dbos._storage.backend import Connection, DuplicateKey, Params, Row, fetch_rows
 from dbos._storage.dialect import postgres_dialect
 from dbos._storage.postgres_wire import PreparedStatements
 
@@ -86,7 +86,10 @@ class PostgresBackend:
                     rows = fetch_rows(conn.execute(query, params))
                 return rows
 
-        return self._with_retry(op)
+        try:
+            return self._with_retry(op)
+        except psycopg.errors.UniqueViolation as exc:
+            raise DuplicateKey(str(exc)) from exc
 
     def read_one(self, query: str, params: Params = ()) -> Row | None:
         rows = self._run_one(query, params)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dbos._storage.backend import Backend
+from typing import Any
+
+from dbos._storage.backend import Backend, Connection, Row, fetch_rows
 from dbos._storage.records import ClaimedWorkflow
 
 # Recovery never runs a workflow itself: it puts the row back on a queue, and whichever
@@ -41,6 +43,10 @@ WHERE status = 'ENQUEUED' AND workflow_uuid IN (SELECT workflow_uuid FROM picked
 RETURNING workflow_uuid, name, recovery_attempts, priority, created_at
 """
 
+COUNT_PENDING = """
+SELECT count(*) FROM {s}workflow_status WHERE queue_name = ? AND status = 'PENDING'
+"""
+
 # The dead-letter transition frees the row's queue slot and deduplication ID.
 DEAD_LETTER = """
 UPDATE {s}workflow_status
@@ -57,6 +63,8 @@ class QueueStore:
         self._requeue = sql(REQUEUE_PENDING)
         self._claim = sql(CLAIM).replace("{skip_locked}", backend.dialect.skip_locked)
         self._dead_letter = sql(DEAD_LETTER)
+        self._count_pending = sql(COUNT_PENDING)
+        self._queue_lock = backend.dialect.queue_lock
 
     def requeue_pending(
         self, executor_id: str, app_version: str, app_name: str, queue_name: str, now_ms: int
@@ -74,15 +82,37 @@ class QueueStore:
         limit: int,
         now_ms: int,
         owner: str,
+        global_concurrency: int | None = None,
     ) -> list[ClaimedWorkflow]:
-        """Claim up to ``limit`` rows for this executor, stamping them with ``owner``."""
+        """Claim up to ``limit`` rows for this executor, stamping them with ``owner``.
+
+        With ``global_concurrency``, the rows PENDING on the queue anywhere count against
+        it, counted and claimed in one transaction that excludes other claimers.
+        """
         params = (
             queue_name, app_version, app_name, limit,
             executor_id, app_version, app_name, owner, now_ms, now_ms, now_ms,
         )  # fmt: skip
-        claimed = self._db.write_one(self._claim, params)
+        if global_concurrency is None:
+            claimed = self._db.write_one(self._claim, params)
+        else:
+            claimed = self._db.transact(
+                lambda conn: self._claim_within(conn, queue_name, params, global_concurrency)
+            )
         claimed.sort(key=lambda r: (r[3], r[4]))
-        return [ClaimedWorkflow(r[0], r[1], int(r[2]), owner) for r in claimed]
+        return [ClaimedWorkflow(r[0], r[1], int(r[2]), owner, queue_name) for r in claimed]
+
+    def _claim_within(
+        self, conn: Connection, queue_name: str, params: tuple[Any, ...], global_limit: int
+    ) -> list[Row]:
+        if self._queue_lock:
+            conn.execute(self._queue_lock, (queue_name,))
+        pending = int(conn.execute(self._count_pending, (queue_name,)).fetchone()[0])
+        limit = min(params[3], global_limit - pending)
+        if limit <= 0:
+            return []
+        budgeted = (*params[:3], limit, *params[4:])
+        return fetch_rows(conn.execute(self._claim, budgeted))
 
     def dead_letter(self, workflow_id: str, now_ms: int) -> None:
         self._db.write_one(self._dead_letter, (now_ms, now_ms, workflow_id))

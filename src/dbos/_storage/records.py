@@ -163,6 +163,7 @@ class ClaimedWorkflow:
     name: str
     recovery_attempts: int
     owner: str  # the token the claim stamped; the run's outcome write must present it
+    queue_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from dbos._storage.backend import Connection, Params, Row
+from dbos._storage.backend import Connection, DuplicateKey, Params, Row
 from dbos._storage.dialect import sqlite_dialect
 
 T = TypeVar("T")
@@ -88,6 +88,10 @@ class SQLiteBackend:
         with self._write_lock:
             try:  # the checkpoint path: no closure or retry wrapper unless the file is locked
                 return self._writer.execute(query, params).fetchall()
+            except sqlite3.IntegrityError as exc:
+                if "UNIQUE" in str(exc):
+                    raise DuplicateKey(str(exc)) from exc
+                raise
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc):
                     raise
