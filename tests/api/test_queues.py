@@ -228,6 +228,88 @@ def test_invalid_priorities_are_refused() -> None:
 
 def test_features_of_later_releases_are_refused_clearly(clean_dbos: None) -> None:
     with pytest.raises(DBOSException, match="not supported"):
-        Queue("limited", limiter={"limit": 1, "period": 1})
-    with pytest.raises(DBOSException, match="not supported"):
         Queue("partitioned", partition_concurrency=1)
+    with pytest.raises(DBOSException, match="not supported"):
+        Queue("in-the-database", database_backed_queue=True)
+
+
+def test_the_limiter_starts_at_most_limit_workflows_in_any_window(
+    dbos: type[DBOS], system_tables: SystemTables
+) -> None:
+    queue = Queue("limited", limiter={"limit": 2, "period": 0.4})
+
+    @DBOS.workflow()
+    def quick(i: int) -> int:
+        return i
+
+    handles = [queue.enqueue(quick, i) for i in range(6)]
+    assert [h.get_result() for h in handles] == list(range(6))
+    starts = sorted(
+        system_tables.workflow(h.workflow_id)["started_at_epoch_ms"]  # type: ignore[index]
+        for h in handles
+    )
+    # A full limit starts at once; the (i+2)-th start waits for the i-th to leave the window.
+    assert starts[1] - starts[0] < 400
+    for i in range(len(starts) - 2):
+        assert starts[i + 2] - starts[i] >= 400
+
+
+def test_a_delayed_workflow_joins_its_queue_when_due(
+    dbos: type[DBOS], system_tables: SystemTables
+) -> None:
+    queue = Queue("later", polling_interval_sec=0.05)
+
+    @DBOS.workflow()
+    def stamped() -> int:
+        return 7
+
+    with SetWorkflowID("delayed"), SetEnqueueOptions(delay_seconds=0.3):
+        handle = queue.enqueue(stamped)
+    row = system_tables.workflow("delayed")
+    assert row is not None and row["status"] == "DELAYED"
+    assert handle.get_result() == 7
+    row = system_tables.workflow("delayed")
+    assert row is not None
+    assert row["started_at_epoch_ms"] >= row["delay_until_epoch_ms"]
+
+
+def test_set_workflow_delay_moves_only_a_delayed_workflow(
+    dbos: type[DBOS], system_tables: SystemTables
+) -> None:
+    queue = Queue("moved", polling_interval_sec=0.05)
+
+    @DBOS.workflow()
+    def later() -> int:
+        return 1
+
+    with SetWorkflowID("far"), SetEnqueueOptions(delay_seconds=3600):
+        handle = queue.enqueue(later)
+    DBOS.set_workflow_delay("far", delay_seconds=0)
+    assert handle.get_result() == 1
+    DBOS.set_workflow_delay("far", delay_until_epoch_ms=2**40)  # finished: nothing changes
+    assert system_tables.workflow("far")["status"] == "SUCCESS"  # type: ignore[index]
+    for bad in ({}, {"delay_seconds": 1, "delay_until_epoch_ms": 1}, {"delay_seconds": -1}):
+        with pytest.raises(DBOSException):
+            DBOS.set_workflow_delay("far", **bad)  # type: ignore[arg-type]
+
+
+def test_unversioned_rows_run_on_the_latest_version_and_pinned_ones_only_on_theirs(
+    dbos: type[DBOS], system_tables: SystemTables
+) -> None:
+    @DBOS.workflow()
+    def versioned() -> str:
+        return "ran"
+
+    # Enqueued by name onto a queue nobody serves yet, so the rows can be edited first.
+    with SetWorkflowID("elsewhere"), SetEnqueueOptions(app_version="some-other-version"):
+        DBOS.enqueue_workflow("versions", versioned)
+    with SetWorkflowID("unversioned"):
+        handle = DBOS.enqueue_workflow("versions", versioned)
+    system_tables.execute(
+        "UPDATE workflow_status SET application_version = NULL WHERE workflow_uuid = ?",
+        ("unversioned",),
+    )
+    Queue("versions", polling_interval_sec=0.05)  # now this process serves it
+    assert handle.get_result() == "ran"  # this process is the latest (only) version
+    row = system_tables.workflow("elsewhere")
+    assert row is not None and row["status"] == "ENQUEUED"

@@ -8,9 +8,10 @@ from typing import Any, Literal, TypedDict
 
 from dbos._api.context_managers import _ContextOption
 from dbos._api.decorators import workflow_info_of
-from dbos._api.state import refuse_in_event_loop, require_runtime
+from dbos._api.state import launched_runtime, refuse_in_event_loop, require_runtime
 from dbos._core.queue_rules import QueueLimits, check_priority, validate_limits
 from dbos._error import DBOSException, DBOSWorkflowFunctionNotFoundError
+from dbos._runtime import context
 from dbos._runtime.background import enqueue_flow
 from dbos._runtime.context import EnqueueSettings
 from dbos._runtime.effects import run_async, run_sync
@@ -20,9 +21,12 @@ from dbos._runtime.handles import (
     WorkflowHandle,
     WorkflowHandleAsync,
 )
-from dbos._runtime.registry import WorkflowInfo, global_registry
+from dbos._runtime.registry import StepSpec, WorkflowInfo, global_registry
+from dbos._runtime.runtime import Runtime
+from dbos._runtime.steps import step_flow
 
 DuplicationPolicy = Literal["reject", "return-existing"]
+SET_WORKFLOW_DELAY = "DBOS.setWorkflowDelay"
 
 
 class EnqueueOptions(TypedDict, total=False):
@@ -103,7 +107,6 @@ class Queue:
         unsupported = [
             what
             for what, used in (
-                ("rate limiters", limits.limiter is not None),
                 ("partitioned queues", limits.partitioned),
                 ("database-backed queues", database_backed_queue),
             )
@@ -158,6 +161,25 @@ class Queue:
 
 class QueuesAPI:
     @classmethod
+    def set_workflow_delay(
+        cls,
+        workflow_id: str,
+        *,
+        delay_seconds: float | None = None,
+        delay_until_epoch_ms: int | None = None,
+    ) -> None:
+        """Change when a DELAYED workflow joins its queue (no effect once it has)."""
+        refuse_in_event_loop("set_workflow_delay")
+        until = _delay_until(delay_seconds, delay_until_epoch_ms)
+        rt = launched_runtime("set_workflow_delay")
+        execution = context.current_execution()
+        if execution is None:
+            set_delay(rt, workflow_id, until)
+            return
+        spec = StepSpec(SET_WORKFLOW_DELAY)
+        run_sync(step_flow(rt, execution, spec, set_delay, (rt, workflow_id, until), {}, io=True))
+
+    @classmethod
     def enqueue_workflow(
         cls, queue_name: str, func: Callable[..., Any], *args: Any, **kwargs: Any
     ) -> WorkflowHandle[Any]:
@@ -176,6 +198,24 @@ class QueuesAPI:
         rt = require_runtime(info.name)
         workflow_id = await run_async(enqueue_flow(rt, info, queue_name, args, kwargs))
         return RuntimeHandleAsync(rt, workflow_id)
+
+
+def _delay_until(delay_seconds: float | None, delay_until_epoch_ms: int | None) -> int:
+    if (delay_seconds is None) == (delay_until_epoch_ms is None):
+        raise DBOSException("Give exactly one of delay_seconds and delay_until_epoch_ms")
+    if delay_seconds is not None:
+        if not isinstance(delay_seconds, (int, float)) or delay_seconds < 0:
+            raise DBOSException("delay_seconds must be a number >= 0")
+        return time.time_ns() // 1_000_000 + int(delay_seconds * 1000)
+    if not isinstance(delay_until_epoch_ms, int) or delay_until_epoch_ms < 0:
+        raise DBOSException("delay_until_epoch_ms must be an integer >= 0")
+    return delay_until_epoch_ms
+
+
+def set_delay(rt: Runtime, workflow_id: str, until_ms: int) -> bool:
+    changed = rt.db.queues.set_delay(workflow_id, until_ms, rt.clock.now_ms())
+    rt.wake_queues()
+    return changed
 
 
 class SetEnqueueOptions(_ContextOption):

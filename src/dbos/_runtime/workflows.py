@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from dbos._core.serialization import Serializer
-from dbos._core.status import ENQUEUED, ERROR, PENDING, SUCCESS
+from dbos._core.status import DELAYED, ENQUEUED, ERROR, PENDING, SUCCESS
 from dbos._error import (
     DBOSConflictingWorkflowError,
     DBOSException,
@@ -189,12 +189,13 @@ def _with_enqueue_settings(
         if settings.app_version is None:
             return row
         return replace(row, application_version=settings.app_version)
-    if settings.delay_until_epoch_ms is not None:
-        raise DBOSException("Delayed enqueueing is not supported by this release yet")
     if settings.duplication_policy == "return-existing":
         raise DBOSException("duplication_policy='return-existing' is not supported yet")
+    delayed = settings.delay_until_epoch_ms is not None
     return replace(
         row,
+        status=DELAYED if delayed else row.status,
+        delay_until_epoch_ms=settings.delay_until_epoch_ms,
         deduplication_id=settings.deduplication_id,
         priority=settings.priority or 0,
         queue_partition_key=settings.queue_partition_key,

@@ -11,10 +11,22 @@ from collections.abc import Callable
 from dbos._core.queue_rules import QueueLimits, claim_budget
 from dbos._runtime.dispatch import dispatch
 from dbos._runtime.runtime import Runtime
+from dbos._storage.queues import SharedBudget
 
 logger = logging.getLogger("dbos")
 # How many workflows one claim may take; a full batch is followed by another claim at once.
 CLAIM_BATCH = 100
+
+
+def _shared_budget(limits: QueueLimits) -> SharedBudget | None:
+    limiter = limits.limiter
+    if limits.global_concurrency is None and limiter is None:
+        return None
+    return SharedBudget(
+        global_concurrency=limits.global_concurrency,
+        rate_limit=None if limiter is None else int(limiter["limit"]),
+        rate_period_ms=0 if limiter is None else int(float(limiter["period"]) * 1000),
+    )
 
 
 class QueueRunnerService:
@@ -75,6 +87,10 @@ class QueueRunnerService:
         """Claim and dispatch one batch per queue; True if some queue may have more."""
         rt = self._rt
         more = False
+        rt.db.queues.promote_delayed(rt.app_name, rt.clock.now_ms())
+        # Rows enqueued without a version go to executors on the latest version only.
+        versions = rt.db.versions.list(rt.app_name)
+        take_unversioned = not versions or versions[0].version_name == rt.app_version
         for queue_name, limits in self._queues():
             if self._stop.is_set():
                 return False
@@ -89,7 +105,8 @@ class QueueRunnerService:
                 limit=budget,
                 now_ms=rt.clock.now_ms(),
                 owner=uuid.uuid4().hex,
-                global_concurrency=limits.global_concurrency,
+                budget=_shared_budget(limits),
+                take_unversioned=take_unversioned,
             )
             for workflow in claimed:
                 try:
