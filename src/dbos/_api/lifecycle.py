@@ -26,6 +26,7 @@ from dbos._runtime.event_loop import LoopRunner
 from dbos._runtime.recovery import recover_pending_workflows
 from dbos._runtime.registry import Registry, discard_global_registry, global_registry
 from dbos._runtime.runtime import Runtime
+from dbos._services.notification_listener import NotificationListenerService
 from dbos._services.queue_runner import QueueRunnerService
 from dbos._storage import factory
 from dbos._storage.migrator import SchemaError
@@ -118,6 +119,7 @@ class LifecycleAPI:
     _settings: Settings
     _initialized: bool = False
     _queue_runner: QueueRunnerService | None = None
+    _listener: NotificationListenerService | None = None
 
     def __new__(
         cls,
@@ -191,12 +193,13 @@ class LifecycleAPI:
             state.runtime = rt
             self._queue_runner = runner
             runner.start()
+            if settings.use_listen_notify:
+                self._listener = NotificationListenerService(rt)
+                self._listener.start()
             recover_pending_workflows(rt)
         except BaseException:
             state.runtime = None
-            if self._queue_runner is not None:  # nothing a failed launch started may linger
-                self._queue_runner.stop()
-                self._queue_runner = None
+            self._stop_services()  # nothing a failed launch started may linger
             if "rt" in locals():
                 set_offloader(None)
                 rt.shutdown()
@@ -206,15 +209,20 @@ class LifecycleAPI:
             raise
         logger.info("DBOS launched!")
 
+    def _stop_services(self) -> None:
+        for service in (self._listener, self._queue_runner):
+            if service is not None:
+                service.stop()
+        self._listener = self._queue_runner = None
+
     @classmethod
     def destroy(
         cls, *, destroy_registry: bool = False, workflow_completion_timeout_sec: int = 0
     ) -> None:
         """Stop background work and close the system database; the next DBOS(...) is new."""
         instance, rt = state.instance, state.runtime
-        if instance is not None and instance._queue_runner is not None:
-            instance._queue_runner.stop()
-            instance._queue_runner = None
+        if instance is not None:
+            instance._stop_services()
         if rt is not None:
             deadline = time.monotonic() + max(0, workflow_completion_timeout_sec)
             while rt.active_count() and time.monotonic() < deadline:

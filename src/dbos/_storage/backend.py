@@ -16,6 +16,16 @@ class DuplicateKey(Exception):
     """A write broke a unique constraint (e.g. a queue's deduplication ID is taken)."""
 
 
+class Listener(Protocol):
+    """A subscription to database notifications (Postgres LISTEN)."""
+
+    def wait(self, timeout_sec: float) -> list[tuple[str, str]]:
+        """Notifications as (channel, payload) that arrived within ``timeout_sec``."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class Connection(Protocol):
     """The part of a DB-API connection the stores use; sqlite3 and psycopg both provide it."""
 
@@ -50,6 +60,10 @@ class Backend(Protocol):
     def transact(self, fn: Callable[[Connection], T]) -> T: ...
 
     def close(self) -> None: ...
+
+    def listen(self, channels: Sequence[str]) -> Listener | None:
+        """A listener on ``channels``, or None where the backend has no notifications."""
+        ...
 
 
 def fetch_rows(cursor: Any) -> list[Row]:

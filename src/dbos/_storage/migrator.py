@@ -40,8 +40,20 @@ def load_migrations(backend_name: str, table_prefix: str) -> list[Migration]:
 
 
 def split_statements(script: str) -> tuple[str, ...]:
+    """Statements end with ';' at the end of a line; $$-quoted bodies may hold more."""
     lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
-    return tuple(s.strip() for s in "\n".join(lines).split(";") if s.strip())
+    statements, current, in_body = [], [], False
+    for line in lines:
+        current.append(line)
+        if line.count("$$") % 2 == 1:
+            in_body = not in_body
+        if not in_body and line.rstrip().endswith(";"):
+            statements.append("\n".join(current).strip().rstrip(";").strip())
+            current = []
+    rest = "\n".join(current).strip()
+    if rest:
+        statements.append(rest)
+    return tuple(s for s in statements if s)
 
 
 class Migrator:

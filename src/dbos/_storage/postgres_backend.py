@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -108,8 +108,59 @@ class PostgresBackend:
 
         return self._with_retry(op)
 
+    def listen(self, channels: Sequence[str]) -> PostgresListener:
+        return PostgresListener(self.conninfo, channels)
+
     def close(self) -> None:
         self._pool.close(timeout=5)
+
+
+class PostgresListener:
+    """One dedicated autocommit connection per process, outside the pool, that LISTENs.
+
+    A lost connection is reopened on the next wait; notifications sent meanwhile are lost,
+    which the pollers' safety net covers.
+    """
+
+    def __init__(self, conninfo: str, channels: Sequence[str]) -> None:
+        self._conninfo = conninfo
+        self._channels = list(channels)
+        self._conn: psycopg.Connection[Any] | None = None
+        self._closed = False
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=10)
+        for channel in self._channels:
+            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+        return conn
+
+    def wait(self, timeout_sec: float) -> list[tuple[str, str]]:
+        if self._closed:
+            return []
+        try:
+            if self._conn is None or self._conn.closed:
+                conn = self._connect()
+                if self._closed:  # closed while we were connecting: nobody would close it
+                    conn.close()
+                    return []
+                self._conn = conn
+            got = [(n.channel, n.payload) for n in self._conn.notifies(timeout=timeout_sec)]
+        except psycopg.Error as exc:
+            if not self._closed:
+                logger.warning("Notification listener lost its connection (%s); reconnecting", exc)
+                time.sleep(min(timeout_sec, 1.0))
+            self._conn = None
+            return []
+        return got
+
+    def close(self) -> None:
+        self._closed = True
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except psycopg.Error:
+                pass
 
 
 def database_exists(url: str) -> bool:

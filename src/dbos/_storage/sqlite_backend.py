@@ -6,7 +6,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -111,6 +111,10 @@ class SQLiteBackend:
             raise
         conn.execute("COMMIT")
         return result
+
+    def listen(self, channels: Sequence[str]) -> None:
+        """SQLite has no notifications: writers wake their own process directly."""
+        return
 
     def close(self) -> None:
         """Close every connection, waiting for a statement running on one to finish.

@@ -1,0 +1,2 @@
+-- Nothing to do on SQLite: a process that enqueues wakes its own queue runner, and other
+-- processes on the same file notice at their next poll. Kept so both backends number alike.
