@@ -328,7 +328,7 @@ def own_database_config(config: DBOSConfig, backend: str) -> Iterator[DBOSConfig
 
 
 def test_reset_system_database_deletes_every_workflow(
-    clean_dbos: None, own_database_config: DBOSConfig
+    own_database_config: DBOSConfig, clean_dbos: None
 ) -> None:
     @DBOS.workflow()
     def wf() -> str:
@@ -380,7 +380,7 @@ def test_reset_system_database_after_launch_is_refused(
 
 
 def test_reset_system_database_works_without_an_instance_given_a_url(
-    clean_dbos: None, own_database_config: DBOSConfig
+    own_database_config: DBOSConfig, clean_dbos: None
 ) -> None:
     @DBOS.workflow()
     def wf() -> str:

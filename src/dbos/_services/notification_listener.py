@@ -47,7 +47,12 @@ class NotificationListenerService:
         finally:
             listener.close()  # whatever connection the last wait opened
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 1.0) -> None:
+        """Stop listening.
+
+        A thread stuck reconnecting is a daemon that owns nothing else, so shutdown waits
+        for it only briefly.
+        """
         self._stop.set()
         if self._listener is not None:
             self._listener.close()
