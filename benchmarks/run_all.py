@@ -1,14 +1,17 @@
 """Runs every benchmark on SQLite and/or Postgres and prints one comparison table.
 
     .venv/bin/python benchmarks/run_all.py [--backend sqlite|postgres|both] [--quick]
-                                           [--suite checkpoint|async|all]
+                                           [--suite checkpoint|async|queue|all]
 
 The checkpoint suite (the default), for each backend in one process and one launch of DBOS:
 the raw-driver floor (sampled between scenarios), scenarios A (sequential 3-step
 workflows), B (one 1,000-step workflow), C (64 workflows in flight), a count of storage
 calls, and two cProfile runs of B. The async suite, in a launch of its own with
 max_executor_threads=4: D (async twin vs sync twin), E (1,000 async workflows sleeping)
-and F (1,000 async parents awaiting a child each). See benchmarks/README.md.
+and F (1,000 async parents awaiting a child each). The queue suite, in a launch of its own:
+Q1 and Q2 (2,000 queued one-step workflows served by this process, default queue and
+worker_concurrency=16), the enqueue rate alone, Q3 (two worker processes, Postgres only) and
+Q4 (enqueue-to-start latency with an idle worker). See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ import time
 from pathlib import Path
 
 import async_report
+import queue_report
 from async_scenarios import ASYNC_FULL, ASYNC_QUICK, AsyncReport, run_async_backend
 from dbos import DBOS
+from queue_scenarios import QUEUE_FULL, QUEUE_QUICK, QueueReport, run_queue_backend
 from report import BackendReport, summary_table, write_json
 
 # Importing session imports the workload, which registers the benchmark's workflows and
@@ -60,9 +65,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--profile-top", type=int, default=25, help="profile rows to print")
     parser.add_argument(
         "--suite",
-        choices=("checkpoint", "async", "all"),
+        choices=("checkpoint", "async", "queue", "all"),
         default="checkpoint",
-        help="checkpoint (A-C, the default), async (D-F) or all",
+        help="checkpoint (A-C, the default), async (D-F), queue (Q1-Q4) or all",
     )
     return parser.parse_args(argv)
 
@@ -73,11 +78,8 @@ def run_checkpoint_suite(
     plan = QUICK if args.quick else FULL
     out_dir: Path = args.out_dir
     reports: list[BackendReport] = []
-    try:
-        for target in targets:
-            reports.append(run_backend(target, plan, out_dir, args.profile_top))
-    finally:
-        DBOS.destroy(destroy_registry=True)
+    for target in targets:
+        reports.append(run_backend(target, plan, out_dir, args.profile_top))
     for report in reports:
         print_profiles(report)
     results = out_dir / "results.json"
@@ -93,17 +95,25 @@ def run_async_suite(targets: list[Target], args: argparse.Namespace) -> None:
     plan = ASYNC_QUICK if args.quick else ASYNC_FULL
     out_dir: Path = args.out_dir
     reports: list[AsyncReport] = []
-    try:
-        for target in targets:
-            reports.append(run_async_backend(target, plan, out_dir, args.profile_top))
-    finally:
-        DBOS.destroy(destroy_registry=True)
+    for target in targets:
+        reports.append(run_async_backend(target, plan, out_dir, args.profile_top))
     async_report.print_profiles(reports)
     results = out_dir / "results-async.json"
     async_report.write_json(reports, results)
     print(f"\n=== DBOS async benchmarks ({'quick' if args.quick else 'full'} run) ===\n")
     print(async_report.summary_table(reports))
     print(f"Results: {results}; profiles: {out_dir}/profile-*-twin-*.prof (and .txt)")
+
+
+def run_queue_suite(targets: list[Target], args: argparse.Namespace) -> None:
+    plan = QUEUE_QUICK if args.quick else QUEUE_FULL
+    out_dir: Path = args.out_dir
+    reports: list[QueueReport] = [run_queue_backend(target, plan) for target in targets]
+    results = out_dir / "results-queue.json"
+    queue_report.write_json(reports, results)
+    print(f"\n=== DBOS queue benchmarks ({'quick' if args.quick else 'full'} run) ===\n")
+    print(queue_report.summary_table(reports))
+    print(f"Results: {results}")
 
 
 def main(argv: list[str]) -> int:
@@ -120,10 +130,17 @@ def main(argv: list[str]) -> int:
             warnings.append(f"postgres: {warning}")
         targets.append(postgres_target(args.postgres_url))
     started = time.perf_counter()
-    if args.suite in ("checkpoint", "all"):
-        run_checkpoint_suite(targets, args, warnings)
-    if args.suite in ("async", "all"):
-        run_async_suite(targets, args)
+    # Every suite leaves DBOS destroyed but the registry in place: the workload is
+    # registered once, at import, and the queue suite's runners dispatch through it.
+    try:
+        if args.suite in ("checkpoint", "all"):
+            run_checkpoint_suite(targets, args, warnings)
+        if args.suite in ("async", "all"):
+            run_async_suite(targets, args)
+        if args.suite in ("queue", "all"):
+            run_queue_suite(targets, args)
+    finally:
+        DBOS.destroy(destroy_registry=True)
     print(f"Elapsed: {time.perf_counter() - started:.1f} s")
     return 0
 

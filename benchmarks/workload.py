@@ -6,6 +6,8 @@ constructed; ``run_all`` imports it at the top for that reason.
 
 from __future__ import annotations
 
+import time
+
 from dbos import DBOS
 
 # Steps per workflow in scenarios A and C. A workflow of this shape needs
@@ -61,3 +63,24 @@ async def awaits_child(seconds: float, x: int) -> int:
     handle = await DBOS.start_workflow_async(sleeper, seconds, x)
     result: int = await handle.get_result()
     return result
+
+
+# ---------------------------------------------------------------- queues (--suite queue)
+# The queue suite's worker processes (queue_worker_proc.py) import this module too, so a
+# workflow enqueued by the benchmark process is registered under the same name there.
+
+
+@DBOS.workflow()
+def one_step(x: int) -> int:
+    """The queue suite's unit of work: one trivial step.
+
+    Enqueued, it costs 3 commits (the ENQUEUED row, the step, the outcome) plus its share of
+    a claim, which takes up to 100 rows in one statement.
+    """
+    return bump(x)
+
+
+@DBOS.workflow()
+def enqueue_latency(enqueued_at: float) -> float:
+    """Seconds from ``enqueued_at`` (``time.time()`` just before the enqueue) to this body."""
+    return time.time() - enqueued_at

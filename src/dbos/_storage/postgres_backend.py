@@ -144,7 +144,9 @@ class PostgresListener:
                     conn.close()
                     return []
                 self._conn = conn
-            got = [(n.channel, n.payload) for n in self._conn.notifies(timeout=timeout_sec)]
+            # stop_after: return at the first notification, not when the timeout is up.
+            notifies = self._conn.notifies(timeout=timeout_sec, stop_after=1)
+            got = [(n.channel, n.payload) for n in notifies]
         except psycopg.Error as exc:
             if not self._closed:
                 logger.warning("Notification listener lost its connection (%s); reconnecting", exc)

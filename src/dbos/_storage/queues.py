@@ -20,7 +20,9 @@ WHERE status = 'PENDING' AND executor_id = ? AND application_version = ?
 RETURNING workflow_uuid
 """
 
-# Claim the oldest ENQUEUED rows of a queue, highest priority (lowest number) first. The
+# Claim the oldest ENQUEUED rows of a queue, highest priority (lowest number) first.
+# The redundant "status IN (...)" lets SQLite see that the partial in-flight index applies;
+# without it SQLite scans the whole table on every claim. The
 # picked set is a MATERIALIZED CTE so it is computed exactly once: as a plain IN-subquery,
 # Postgres may re-run it and, with SKIP LOCKED, claim more rows than the limit. The guarded
 # UPDATE is the real claim on SQLite; on Postgres SKIP LOCKED also keeps concurrent claimers
@@ -28,7 +30,7 @@ RETURNING workflow_uuid
 CLAIM = """
 WITH picked AS MATERIALIZED (
     SELECT workflow_uuid FROM {s}workflow_status
-    WHERE status = 'ENQUEUED' AND queue_name = ?
+    WHERE status IN ('ENQUEUED', 'PENDING') AND status = 'ENQUEUED' AND queue_name = ?
       AND (application_version = ? OR (application_version IS NULL AND ?))
       AND (application_name = ? OR application_name IS NULL)
     ORDER BY priority, created_at
@@ -67,7 +69,8 @@ RETURNING workflow_uuid
 """
 
 COUNT_PENDING = """
-SELECT count(*) FROM {s}workflow_status WHERE queue_name = ? AND status = 'PENDING'
+SELECT count(*) FROM {s}workflow_status
+WHERE queue_name = ? AND status IN ('ENQUEUED', 'PENDING') AND status = 'PENDING'
 """
 
 # The dead-letter transition frees the row's queue slot and deduplication ID.

@@ -1,0 +1,785 @@
+"""The queue benchmarks (``run_all.py --suite queue``): how fast queued workflows get through,
+and how long an enqueued workflow waits for an idle worker.
+
+- **Q1, default queue.** ``Queue("q")`` (polling every 1 s, no limits), served by the
+  benchmark process itself: enqueue N one-step workflows one after another, then wait for
+  every result. Reported: workflows/s from the first enqueue to the last completion, and the
+  enqueue loop's own rate, divided by the floor commit rate measured around it.
+- **Q2, worker_concurrency=16.** The same, on a queue that runs at most 16 at a time here.
+- **Enqueue only.** The same enqueue loop onto a queue that no process serves, so nothing
+  competes with it: the enqueue rate alone.
+- **Q3, two worker processes** (Postgres only). Two subprocesses (``queue_worker_proc.py``)
+  serve a default queue; the benchmark process only enqueues, by queue name, and waits.
+- **Q4, enqueue-to-start latency** with an idle worker: one workflow at a time, whose body
+  returns ``time.time()`` minus the timestamp taken just before its enqueue. Once served by
+  the benchmark process itself, and (Postgres only) once by a worker process of its own.
+
+Completion times are the rows' ``completed_at`` stamps, read back through
+``DBOS.get_workflow_status``, so a waiter's polling interval does not count against the
+queue. Nothing here asserts on a number.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import selectors
+import sqlite3
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import sql
+
+from dbos import DBOS, DBOSConfig, Queue, WorkflowHandle
+from dbos._runtime.registry import global_registry
+from floor import FloorResult, FloorSeries, median_us
+from scenarios import Bracketed, Timing, warm_long_workflow
+from session import Target, log
+from workload import enqueue_latency, one_step
+
+T = TypeVar("T")
+
+# Queue names. The benchmark process declares (and so serves) the Q1, Q2 and local Q4
+# queues only; the Q3 and remote Q4 queues are served by worker processes alone, and the
+# enqueue-only queue by nobody.
+Q1_DEFAULT = "bench-q1-default"
+Q2_WORKER_16 = "bench-q2-worker16"
+Q4_LOCAL = "bench-q4-local"
+Q3_WORKERS = "bench-q3-workers"
+Q4_REMOTE = "bench-q4-remote"
+UNSERVED = "bench-unserved"
+WORKER_CONCURRENCY = 16
+
+# Every process of the suite runs this version, so no claim skips a row over versions.
+APP_VERSION = "bench-queue"
+# Upper bounds, so a stuck worker ends the run with an error instead of hanging it.
+WAIT_TIMEOUT_SEC = 120.0
+WORKER_READY_TIMEOUT_SEC = 60.0
+WORKER_MAX_SECONDS = 600.0
+# How often the benchmark polls for a result a worker process produced, in Q4 only; the
+# outcome of another process's workflow is found by polling (1 s by default).
+REMOTE_RESULT_POLL_SEC = 0.002
+
+WORKER_SCRIPT = Path(__file__).with_name("queue_worker_proc.py")
+
+
+@dataclass(frozen=True)
+class QueuePlan:
+    """How much of each queue benchmark to run."""
+
+    system_db_warmup_steps: int
+    floor_commits_per_sample: int
+    workflows: int  # N, per throughput run
+    rounds: int  # runs of each throughput scenario
+    warmup_workflows: int  # per queue, untimed, before its first run
+    latency_samples: int
+    latency_warmup: int
+    latency_spacing_sec: float
+    latency_budget_sec: float  # per latency run: fewer samples rather than a longer run
+    worker_processes: int  # serving Q3
+    seam_workflows: int  # Q1 runs counted at the storage seam, untimed
+    runner_pass_samples: int
+
+
+# Each run of N = 2,000 takes 2-8 s at 250-1,000 workflows/s: the full plan takes 60-90 s
+# per backend, the quick one about a third of that. A latency run stops at its budget, so a
+# worker that is woken late costs samples, not minutes.
+QUEUE_FULL = QueuePlan(1500, 800, 2000, 3, 200, 100, 10, 0.02, 20.0, 2, 500, 20)
+QUEUE_QUICK = QueuePlan(1500, 400, 2000, 1, 100, 100, 5, 0.02, 10.0, 2, 300, 10)
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class ThroughputRun:
+    """N workflows enqueued one after another, then every result awaited."""
+
+    enqueue: Bracketed  # the enqueue loop, with the floor sampled around the whole run
+    completion_seconds: float  # first enqueue to the last row's completed_at
+    results_seconds: float  # first enqueue to every result in hand
+    cpu_seconds: float  # this process, first enqueue to the last result
+    completed: int  # SUCCESS with the expected result
+    by_executor: dict[str, int]
+
+    @property
+    def workflows(self) -> int:
+        return self.enqueue.timing.units
+
+    @property
+    def workflows_per_second(self) -> float:
+        return self.workflows / self.completion_seconds
+
+    @property
+    def enqueues_per_second(self) -> float:
+        return self.enqueue.timing.units_per_second
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """One scenario's runs; the headline is the median run."""
+
+    runs: tuple[ThroughputRun, ...]
+
+    def _median_run(self) -> ThroughputRun:
+        ordered = sorted(self.runs, key=lambda r: r.workflows_per_second)
+        return ordered[len(ordered) // 2]
+
+    @property
+    def workflows_per_second(self) -> float:
+        return statistics.median(r.workflows_per_second for r in self.runs)
+
+    @property
+    def range(self) -> str:
+        rates = [r.workflows_per_second for r in self.runs]
+        return f"{min(rates):,.0f} - {max(rates):,.0f}"
+
+    @property
+    def enqueues_per_second(self) -> float:
+        return statistics.median(r.enqueues_per_second for r in self.runs)
+
+    @property
+    def enqueue_ratio(self) -> float:
+        """us per enqueue over floor us per commit (floor commits/s over enqueues/s)."""
+        return statistics.median(r.enqueue.ratio() for r in self.runs)
+
+    @property
+    def floor_us(self) -> float:
+        return statistics.median(r.enqueue.floor_us for r in self.runs)
+
+    @property
+    def completed(self) -> str:
+        return f"{sum(r.completed for r in self.runs):,} / {sum(r.workflows for r in self.runs):,}"
+
+    @property
+    def results_seconds(self) -> float:
+        return self._median_run().results_seconds
+
+    @property
+    def completion_seconds(self) -> float:
+        return self._median_run().completion_seconds
+
+    @property
+    def enqueue_seconds(self) -> float:
+        return self._median_run().enqueue.timing.wall_seconds
+
+    @property
+    def cpu_us_per_workflow(self) -> float:
+        return statistics.median(r.cpu_seconds / r.workflows * 1e6 for r in self.runs)
+
+    @property
+    def by_executor(self) -> dict[str, int]:
+        total: Counter[str] = Counter()
+        for r in self.runs:
+            total.update(r.by_executor)
+        return dict(total)
+
+
+@dataclass(frozen=True)
+class EnqueueOnly:
+    """The enqueue loop alone, onto a queue nobody serves."""
+
+    runs: tuple[Bracketed, ...]
+
+    @property
+    def enqueues_per_second(self) -> float:
+        return statistics.median(b.timing.units_per_second for b in self.runs)
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(b.ratio() for b in self.runs)
+
+    @property
+    def floor_us(self) -> float:
+        return statistics.median(b.floor_us for b in self.runs)
+
+    @property
+    def cpu_us_per_enqueue(self) -> float:
+        return statistics.median(b.timing.cpu_us_per_unit for b in self.runs)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile: the smallest value with ``fraction`` of them at or below it."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Enqueue-to-start latencies, in seconds, one workflow at a time."""
+
+    where: str  # who served the queue
+    planned: int  # samples planned; fewer were taken if the run hit its time budget
+    samples: tuple[float, ...]
+    enqueue_call_seconds: tuple[float, ...]  # how long each enqueue call itself took
+
+    def ms(self, fraction: float) -> float:
+        return percentile(list(self.samples), fraction) * 1e3
+
+    @property
+    def enqueue_call_p50_ms(self) -> float:
+        return percentile(list(self.enqueue_call_seconds), 0.5) * 1e3
+
+
+@dataclass(frozen=True)
+class SeamCounts:
+    """Backend calls per Q1 workflow, all threads of this process, by thread kind."""
+
+    workflows: int
+    commits: dict[str, int]
+    reads: dict[str, int]
+    claims: int  # claim statements, on every served queue, empty ones included
+    runner_passes: int  # queue-runner passes (run_once), each one claim per served queue
+
+    def per_workflow(self, counts: dict[str, int]) -> float:
+        return sum(counts.values()) / self.workflows
+
+    def describe(self, kind: str) -> str:
+        c = self.commits.get(kind, 0) / self.workflows
+        r = self.reads.get(kind, 0) / self.workflows
+        return f"{c:.2f} commits + {r:.2f} reads"
+
+
+@dataclass(frozen=True)
+class RunnerProbe:
+    """What one wake-up of an idle queue runner costs, and the table it searches."""
+
+    rows: int | None  # rows in workflow_status
+    pass_ms: float | None  # one run_once with nothing to claim (median); None if moved
+    served_queues: int  # DBOS's internal queue included
+
+
+@dataclass(frozen=True)
+class QueueReport:
+    backend: str
+    setting: str
+    floors: tuple[FloorResult, ...]
+    default_queue: Throughput  # Q1
+    worker_16: Throughput  # Q2
+    enqueue_only: EnqueueOnly
+    local_latency: Latency  # Q4, served by this process
+    seam: SeamCounts | None
+    probe_start: RunnerProbe  # before Q1's first run
+    probe_end: RunnerProbe  # after the last scenario
+    workers: Throughput | None = None  # Q3 (Postgres)
+    worker_count: int = 0
+    remote_latency: Latency | None = None  # Q4, served by a worker process (Postgres)
+
+    @property
+    def floor_us(self) -> float:
+        return median_us(list(self.floors))
+
+    @property
+    def floor_range(self) -> str:
+        values = [f.us_per_commit for f in self.floors]
+        return f"{min(values):,.0f} - {max(values):,.0f}"
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _bounded(run: Callable[[], T], timeout: float, what: str) -> T:
+    """``run()`` on a helper thread, given up on after ``timeout`` seconds.
+
+    A worker process that died would otherwise leave ``get_result`` waiting for ever; on a
+    timeout the suite raises, its cleanup stops the workers and destroys DBOS, and the
+    destroy ends the abandoned wait.
+    """
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = run()
+        except BaseException as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="bench-wait", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise TimeoutError(f"{what} did not finish within {timeout:.0f} s")
+    if "error" in box:
+        raise box["error"]
+    value: T = box["value"]
+    return value
+
+
+@contextmanager
+def local_queues() -> Iterator[dict[str, Queue]]:
+    """Declare the queues this process serves (Q1, Q2, local Q4), and forget them after.
+
+    Declared in the middle of a launch, they are served from the runner's next pass on.
+    Forgetting them reaches into the private registry: a queue cannot be declared twice,
+    and the next backend's session declares them again. Until they are declared, this
+    process serves only DBOS's internal queue, so Q3's enqueuer serves nothing of Q3's.
+    """
+    declared = global_registry().queues
+    queues = [
+        Queue(Q1_DEFAULT),
+        Queue(Q2_WORKER_16, worker_concurrency=WORKER_CONCURRENCY),
+        Queue(Q4_LOCAL),
+    ]
+    try:
+        yield {q.name: q for q in queues}
+    finally:
+        for queue_name in (Q1_DEFAULT, Q2_WORKER_16, Q4_LOCAL):
+            declared.pop(queue_name, None)
+
+
+def _enqueuer(queue: Queue | str) -> Callable[[int], WorkflowHandle[Any]]:
+    """``queue.enqueue`` for a queue served here; by name for one this process only feeds."""
+
+    def enqueue(i: int) -> WorkflowHandle[Any]:
+        if isinstance(queue, Queue):
+            return queue.enqueue(one_step, i)
+        return DBOS.enqueue_workflow(queue, one_step, i)
+
+    return enqueue
+
+
+# ---------------------------------------------------------------- Q1, Q2, Q3
+
+
+def _await_all(handles: list[WorkflowHandle[Any]], poll: float) -> list[Any]:
+    return [h.get_result(polling_interval_sec=poll) for h in handles]
+
+
+def throughput_run(
+    enqueue: Callable[[int], WorkflowHandle[Any]], count: int, floors: FloorSeries, poll: float
+) -> ThroughputRun:
+    """Enqueue ``count`` one-step workflows, wait for all, then sample the floor.
+
+    ``poll`` is the waiter's polling interval: it matters only when another process runs the
+    workflows, and then only to when the results are in hand, not to the completion time.
+    """
+    floor_before = floors.latest_us
+    wall, epoch, cpu = time.perf_counter(), time.time(), time.process_time()
+    handles = [enqueue(i) for i in range(count)]
+    enqueued, enqueue_cpu = time.perf_counter() - wall, time.process_time() - cpu
+    results = _bounded(lambda: _await_all(handles, poll), WAIT_TIMEOUT_SEC, "the queue")
+    results_seconds, cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu
+    statuses = [DBOS.get_workflow_status(h.workflow_id) for h in handles]
+    floor_after = floors.sample().us_per_commit
+    completed_ms = [s.completed_at for s in statuses if s is not None and s.completed_at]
+    correct = sum(1 for i, r in enumerate(results) if r == i + 1)
+    succeeded = sum(1 for s in statuses if s is not None and s.status == "SUCCESS")
+    by_executor = Counter(s.executor_id or "?" for s in statuses if s is not None)
+    return ThroughputRun(
+        enqueue=Bracketed(Timing(count, enqueued, enqueue_cpu), floor_before, floor_after),
+        completion_seconds=max(completed_ms) / 1000 - epoch if completed_ms else math.inf,
+        results_seconds=results_seconds,
+        cpu_seconds=cpu_seconds,
+        completed=min(correct, succeeded),
+        by_executor=dict(by_executor),
+    )
+
+
+def enqueue_only_run(count: int, floors: FloorSeries) -> Bracketed:
+    """The enqueue loop onto a queue nobody serves; the rows stay ENQUEUED."""
+    enqueue = _enqueuer(UNSERVED)
+    floor_before = floors.latest_us
+    wall, cpu = time.perf_counter(), time.process_time()
+    for i in range(count):
+        enqueue(i)
+    timing = Timing(count, time.perf_counter() - wall, time.process_time() - cpu)
+    return Bracketed(timing, floor_before, floors.sample().us_per_commit)
+
+
+def _warm(enqueue: Callable[[int], WorkflowHandle[Any]], count: int, poll: float) -> None:
+    handles = [enqueue(i) for i in range(count)]
+    _bounded(lambda: _await_all(handles, poll), WAIT_TIMEOUT_SEC, "the warm-up")
+
+
+# ---------------------------------------------------------------- Q4
+
+
+def latency_run(
+    enqueue: Callable[[float], WorkflowHandle[Any]], plan: QueuePlan, where: str, poll: float
+) -> Latency:
+    """One workflow at a time: enqueue, await its result, pause, so the worker is idle."""
+    samples: list[float] = []
+    calls: list[float] = []
+
+    deadline = time.monotonic() + plan.latency_budget_sec
+
+    def run() -> None:
+        for i in range(plan.latency_warmup + plan.latency_samples):
+            if time.monotonic() > deadline:
+                return
+            time.sleep(plan.latency_spacing_sec)
+            enqueued_at = time.time()
+            started = time.perf_counter()
+            handle = enqueue(enqueued_at)
+            call = time.perf_counter() - started
+            latency: float = handle.get_result(polling_interval_sec=poll)
+            if i >= plan.latency_warmup:
+                samples.append(latency)
+                calls.append(call)
+
+    _bounded(run, plan.latency_budget_sec + WAIT_TIMEOUT_SEC, f"the latency samples ({where})")
+    return Latency(where, plan.latency_samples, tuple(samples), tuple(calls))
+
+
+def _remote_latency_enqueuer(enqueued_at: float) -> WorkflowHandle[Any]:
+    return DBOS.enqueue_workflow(Q4_REMOTE, enqueue_latency, enqueued_at)
+
+
+# ---------------------------------------------------------------- storage calls, all threads
+
+_COMMITTING = ("write_one", "transact")
+_READING = ("read_one", "read_all")
+
+
+def _thread_kind(name: str) -> str:
+    if name == "MainThread":
+        return "enqueuer"
+    if name == "bench-wait":
+        return "waiter"
+    if "queue-runner" in name:
+        return "queue runner"
+    if "executor" in name or name.startswith("ThreadPoolExecutor"):
+        return "workflows"
+    return "other"
+
+
+def _backend() -> Any | None:
+    """The launched runtime's storage backend, through private modules; None if moved."""
+    try:
+        from dbos._api.state import state
+    except ImportError:
+        return None
+    return getattr(getattr(getattr(state, "runtime", None), "db", None), "backend", None)
+
+
+@contextmanager
+def _counting_calls(backend: Any) -> Iterator[tuple[Counter[str], Counter[str]]]:
+    """Count backend calls from every thread, by thread kind; nested calls count once."""
+    commits: Counter[str] = Counter()
+    reads: Counter[str] = Counter()
+    lock = threading.Lock()
+    depth = threading.local()
+
+    def wrap(fn: Callable[..., Any], tally: Counter[str]) -> Callable[..., Any]:
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            level = getattr(depth, "level", 0)
+            if level == 0:
+                with lock:
+                    tally[_thread_kind(threading.current_thread().name)] += 1
+            depth.level = level + 1
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                depth.level = level
+
+        return wrapped
+
+    wrapped: list[str] = []
+    for name in _COMMITTING + _READING:
+        original = getattr(backend, name, None)
+        if original is not None:
+            setattr(backend, name, wrap(original, commits if name in _COMMITTING else reads))
+            wrapped.append(name)
+    try:
+        yield commits, reads
+    finally:
+        for name in wrapped:
+            delattr(backend, name)
+
+
+@contextmanager
+def _counting_runner_passes() -> Iterator[list[int]]:
+    """Count queue-runner passes (``run_once``) and claims, through private modules."""
+    counts = [0, 0]
+    try:
+        from dbos._services.queue_runner import QueueRunnerService
+        from dbos._storage.queues import QueueStore
+    except ImportError:
+        yield counts
+        return
+    real_run_once, real_claim = QueueRunnerService.run_once, QueueStore.claim
+
+    def run_once(self: Any) -> bool:
+        counts[0] += 1
+        return real_run_once(self)
+
+    def claim(self: Any, *args: Any, **kwargs: Any) -> Any:
+        counts[1] += 1
+        return real_claim(self, *args, **kwargs)
+
+    QueueRunnerService.run_once = run_once  # type: ignore[method-assign]
+    QueueStore.claim = claim  # type: ignore[method-assign]
+    try:
+        yield counts
+    finally:
+        QueueRunnerService.run_once = real_run_once  # type: ignore[method-assign]
+        QueueStore.claim = real_claim  # type: ignore[method-assign]
+
+
+def count_seam(queue: Queue, count: int) -> SeamCounts | None:
+    """An untimed Q1 run with every backend call counted, by the kind of thread making it."""
+    backend = _backend()
+    if backend is None:
+        return None
+    enqueue = _enqueuer(queue)
+    with _counting_runner_passes() as passes, _counting_calls(backend) as (commits, reads):
+        _warm(enqueue, count, poll=1.0)
+    return SeamCounts(count, dict(commits), dict(reads), claims=passes[1], runner_passes=passes[0])
+
+
+# ---------------------------------------------------------------- the idle runner's pass
+
+
+def count_rows(config: DBOSConfig) -> int | None:
+    """Rows in the system database's workflow_status, over a connection of our own."""
+    url = config.get("system_database_url") or ""
+    try:
+        if url.startswith("sqlite:///"):
+            conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+            try:
+                row = conn.execute("SELECT count(*) FROM workflow_status").fetchone()
+            finally:
+                conn.close()
+        else:
+            schema = config.get("dbos_system_schema") or "dbos"
+            with psycopg.connect(url, autocommit=True) as pg:
+                query = sql.SQL("SELECT count(*) FROM {}.workflow_status")
+                row = pg.execute(query.format(sql.Identifier(schema))).fetchone()
+    except (sqlite3.Error, psycopg.Error):
+        return None
+    return None if row is None else int(row[0])
+
+
+def _runner() -> Any | None:
+    """The launched instance's queue runner, through private modules; None if moved."""
+    try:
+        from dbos._api.state import state
+    except ImportError:
+        return None
+    runner = getattr(state.instance, "_queue_runner", None)
+    return runner if callable(getattr(runner, "run_once", None)) else None
+
+
+def probe_runner(config: DBOSConfig, samples: int) -> RunnerProbe:
+    """Time an idle runner's pass (run_once, with nothing to claim), called from here.
+
+    Every local enqueue, and on Postgres every notification, wakes the runner for one such
+    pass: promote due delayed rows, read the versions, one claim per served queue.
+    """
+    served = len(global_registry().served_queues())
+    runner = _runner()
+    pass_ms: float | None = None
+    if runner is not None:
+        durations = []
+        for _ in range(samples):
+            started = time.perf_counter()
+            runner.run_once()
+            durations.append(time.perf_counter() - started)
+        pass_ms = statistics.median(durations) * 1e3
+    return RunnerProbe(count_rows(config), pass_ms, served)
+
+
+# ---------------------------------------------------------------- worker processes
+
+
+class WorkerProcesses:
+    """Subprocesses serving queues (``queue_worker_proc.py``), each with its executor ID.
+
+    Started together, since each takes a second or more to import and launch; the context
+    exits by closing their stdin and terminating them, then killing any that linger.
+    """
+
+    def __init__(self, config: DBOSConfig, queues_by_worker: list[list[str]]) -> None:
+        self._config = config
+        self._queues = queues_by_worker
+        self._procs: list[subprocess.Popen[str]] = []
+
+    def __enter__(self) -> WorkerProcesses:
+        try:
+            for index, queues in enumerate(self._queues, start=1):
+                self._procs.append(self._spawn(index, queues))
+            deadline = time.monotonic() + WORKER_READY_TIMEOUT_SEC
+            for proc in self._procs:
+                self._await_ready(proc, deadline)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _spawn(self, index: int, queues: list[str]) -> subprocess.Popen[str]:
+        args = [sys.executable, str(WORKER_SCRIPT), "--config", json.dumps(self._config)]
+        args += ["--executor-id", f"bench-worker-{index}", "--max-seconds", f"{WORKER_MAX_SECONDS}"]
+        for queue in queues:
+            args += ["--queue", queue]
+        return subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    @staticmethod
+    def _await_ready(proc: subprocess.Popen[str], deadline: float) -> None:
+        assert proc.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(proc.stdout, selectors.EVENT_READ)
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"worker {proc.pid} was not ready in time")
+                if selector.select(remaining):
+                    line = proc.stdout.readline()
+                    if line.strip() == "ready":
+                        return
+                    if not line:
+                        raise RuntimeError(f"worker {proc.pid} exited ({proc.wait()})")
+
+    @property
+    def count(self) -> int:
+        return len(self._procs)
+
+    def stop(self) -> None:
+        for proc in self._procs:
+            if proc.stdin is not None and not proc.stdin.closed:
+                proc.stdin.close()
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self._procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+        self._procs = []
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+# ---------------------------------------------------------------- the session
+
+
+def queue_config(target: Target) -> DBOSConfig:
+    config: DBOSConfig = {**target.config, "application_version": APP_VERSION}
+    return config
+
+
+def _local_rounds(
+    queues: dict[str, Queue], plan: QueuePlan, floors: FloorSeries, name: str
+) -> tuple[Throughput, Throughput, EnqueueOnly]:
+    """Q1, Q2 and enqueue-only, each followed by a floor sample, in rotating order."""
+    runs: dict[str, list[Any]] = {"Q1": [], "Q2": [], "enqueue only": []}
+    kinds = list(runs)
+    for round_ in range(plan.rounds):
+        for kind in kinds[round_ % 3 :] + kinds[: round_ % 3]:
+            if kind == "enqueue only":
+                only = enqueue_only_run(plan.workflows, floors)
+                runs[kind].append(only)
+                log(name, f"enqueue only: {only.timing.units_per_second:,.0f} enqueues/s "
+                          f"({only.ratio():.2f}x floor)")  # fmt: skip
+                continue
+            queue = queues[Q1_DEFAULT if kind == "Q1" else Q2_WORKER_16]
+            run = throughput_run(_enqueuer(queue), plan.workflows, floors, poll=1.0)
+            runs[kind].append(run)
+            rates = f"{run.workflows_per_second:,.0f} workflows/s"
+            enqueues = f"{run.enqueues_per_second:,.0f}/s ({run.enqueue.ratio():.2f}x floor)"
+            log(name, f"{kind}: {rates}, enqueue {enqueues}")
+    return (
+        Throughput(tuple(runs["Q1"])),
+        Throughput(tuple(runs["Q2"])),
+        EnqueueOnly(tuple(runs["enqueue only"])),
+    )
+
+
+def _worker_scenarios(
+    config: DBOSConfig, plan: QueuePlan, floors: FloorSeries, name: str
+) -> tuple[Throughput, Latency]:
+    """Q3 and the remote Q4, with the worker processes alive only for them."""
+    # Q3's workers serve Q3's queue only; Q4 gets a worker of its own, idle between samples.
+    groups = [[Q3_WORKERS] for _ in range(plan.worker_processes)] + [[Q4_REMOTE]]
+    with WorkerProcesses(config, groups):
+        log(name, f"{len(groups)} worker processes ready")
+        enqueue = _enqueuer(Q3_WORKERS)
+        _warm(enqueue, plan.warmup_workflows, poll=0.05)
+        floors.sample()
+        runs = []
+        for _ in range(plan.rounds):
+            runs.append(throughput_run(enqueue, plan.workflows, floors, poll=1.0))
+            log(name, f"Q3: {runs[-1].workflows_per_second:,.0f} workflows/s "
+                      f"({plan.worker_processes} worker processes)")  # fmt: skip
+        remote = latency_run(
+            _remote_latency_enqueuer, plan, "worker process", REMOTE_RESULT_POLL_SEC
+        )
+        log(name, f"Q4 (worker process): p50 {remote.ms(0.5):.2f} ms")
+    return Throughput(tuple(runs)), remote
+
+
+def _run_queue_scenarios(
+    target: Target, config: DBOSConfig, plan: QueuePlan, floors: FloorSeries
+) -> QueueReport:
+    name = target.name
+    warm_long_workflow(plan.system_db_warmup_steps)  # past the first WAL checkpoint
+    floors.sample()
+    workers, remote = None, None
+    if target.name == "postgres":
+        # First, while this process declares no queue of its own.
+        workers, remote = _worker_scenarios(config, plan, floors, name)
+    with local_queues() as queues:
+        _warm(_enqueuer(queues[Q1_DEFAULT]), plan.warmup_workflows, poll=1.0)
+        _warm(_enqueuer(queues[Q2_WORKER_16]), plan.warmup_workflows, poll=1.0)
+        for i in range(plan.warmup_workflows):
+            _enqueuer(UNSERVED)(i)
+        probe_start = probe_runner(config, plan.runner_pass_samples)
+        floors.sample()
+        q1, q2, only = _local_rounds(queues, plan, floors, name)
+        q4 = queues[Q4_LOCAL]
+        local = latency_run(lambda t: q4.enqueue(enqueue_latency, t), plan, "this process", 1.0)
+        log(name, f"Q4 (this process): p50 {local.ms(0.5):.2f} ms")
+        seam = count_seam(queues[Q1_DEFAULT], plan.seam_workflows)
+        probe_end = probe_runner(config, plan.runner_pass_samples)
+        floors.sample()
+        # Destroyed inside the block: the runner must stop before the queues are forgotten.
+        DBOS.destroy()
+    return QueueReport(
+        backend=name,
+        setting=target.setting,
+        floors=tuple(floors.samples),
+        default_queue=q1,
+        worker_16=q2,
+        enqueue_only=only,
+        local_latency=local,
+        seam=seam,
+        probe_start=probe_start,
+        probe_end=probe_end,
+        workers=workers,
+        worker_count=plan.worker_processes if workers is not None else 0,
+        remote_latency=remote,
+    )
+
+
+def run_queue_backend(target: Target, plan: QueuePlan) -> QueueReport:
+    """Launch DBOS on ``target``, run Q1-Q4, and leave DBOS destroyed."""
+    config = queue_config(target)
+    DBOS(config=config)
+    DBOS.reset_system_database()
+    DBOS.launch()
+    try:
+        probe = target.open_floor()  # after launch: on Postgres, launch created the database
+        with FloorSeries(probe, plan.floor_commits_per_sample) as floors:
+            return _run_queue_scenarios(target, config, plan, floors)
+    finally:
+        DBOS.destroy()
