@@ -116,10 +116,7 @@ class ClassesAPI:
         cls, authenticated_user: str | None, authenticated_roles: list[str] | None
     ) -> None:
         """Set the user and roles of the current context (see DBOSContextSetAuth)."""
-        ctx = context.current()
-        if ctx is None:
-            ctx = context.DBOSContext()
-            context.set_current(ctx)
+        ctx = context.ensure()
         ctx.authenticated_user = authenticated_user
         ctx.authenticated_roles = authenticated_roles
 

@@ -13,7 +13,7 @@ from dbos._api.state import refuse_in_event_loop, require_runtime
 from dbos._api.validation import resolve_validator
 from dbos._core.serialization import WorkflowSerializationFormat
 from dbos._core.status import DEFAULT_MAX_RECOVERY_ATTEMPTS
-from dbos._error import DBOSException
+from dbos._error import DBOSException, DBOSWorkflowFunctionNotFoundError
 from dbos._runtime import context
 from dbos._runtime.async_steps import preemptible, with_timeout
 from dbos._runtime.effects import run_async, run_sync
@@ -65,6 +65,19 @@ def _first_parameter(func: Callable[..., Any]) -> str | None:
 def workflow_info_of(func: Callable[..., Any]) -> WorkflowInfo | None:
     info = getattr(func, INFO_ATTRIBUTE, None)
     return info if isinstance(info, WorkflowInfo) else None
+
+
+def registered_workflow(
+    func: Callable[..., Any], args: tuple[Any, ...]
+) -> tuple[WorkflowInfo, tuple[Any, ...]]:
+    """The workflow behind ``func``; a bound method's self (or cls) goes in front of args."""
+    info = workflow_info_of(func)
+    if info is None:
+        raise DBOSWorkflowFunctionNotFoundError(
+            "<NONE>", f"{getattr(func, '__qualname__', func)} is not a registered workflow"
+        )
+    bound = getattr(func, "__self__", None)
+    return info, args if bound is None else (bound, *args)
 
 
 def make_step_spec(

@@ -7,10 +7,10 @@ from collections.abc import Callable
 from typing import Any, Literal, TypedDict
 
 from dbos._api.context_managers import _ContextOption
-from dbos._api.decorators import workflow_info_of
+from dbos._api.decorators import registered_workflow
 from dbos._api.state import launched_runtime, refuse_in_event_loop, require_runtime
 from dbos._core.queue_rules import QueueLimits, check_priority, validate_limits
-from dbos._error import DBOSException, DBOSWorkflowFunctionNotFoundError
+from dbos._error import DBOSException
 from dbos._runtime import context
 from dbos._runtime.background import enqueue_flow
 from dbos._runtime.context import EnqueueSettings
@@ -21,7 +21,7 @@ from dbos._runtime.handles import (
     WorkflowHandle,
     WorkflowHandleAsync,
 )
-from dbos._runtime.registry import StepSpec, WorkflowInfo, global_registry
+from dbos._runtime.registry import StepSpec, global_registry
 from dbos._runtime.runtime import Runtime
 from dbos._runtime.steps import step_flow
 
@@ -51,18 +51,6 @@ class EnqueueOptions(TypedDict, total=False):
     attributes: dict[str, Any]
     application_name: str
     otel_context: dict[str, str]
-
-
-def _workflow(
-    func: Callable[..., Any], args: tuple[Any, ...]
-) -> tuple[WorkflowInfo, tuple[Any, ...]]:
-    info = workflow_info_of(func)
-    if info is None:
-        raise DBOSWorkflowFunctionNotFoundError(
-            "<NONE>", f"{getattr(func, '__qualname__', func)} is not a registered workflow"
-        )
-    bound = getattr(func, "__self__", None)
-    return info, args if bound is None else (bound, *args)
 
 
 class Queue:
@@ -145,7 +133,7 @@ class Queue:
     def enqueue(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> WorkflowHandle[Any]:
         """Enqueue ``func(*args, **kwargs)``; nothing runs in the caller."""
         refuse_in_event_loop("enqueue")
-        info, args = _workflow(func, args)
+        info, args = registered_workflow(func, args)
         rt = require_runtime(info.name)
         return RuntimeHandle(rt, run_sync(enqueue_flow(rt, info, self.name, args, kwargs)))
 
@@ -153,7 +141,7 @@ class Queue:
         self, func: Callable[..., Any], *args: Any, **kwargs: Any
     ) -> WorkflowHandleAsync[Any]:
         """The async twin of enqueue."""
-        info, args = _workflow(func, args)
+        info, args = registered_workflow(func, args)
         rt = require_runtime(info.name)
         workflow_id = await run_async(enqueue_flow(rt, info, self.name, args, kwargs))
         return RuntimeHandleAsync(rt, workflow_id)
@@ -185,7 +173,7 @@ class QueuesAPI:
     ) -> WorkflowHandle[Any]:
         """Enqueue by queue name; the queue need not be declared in this process."""
         refuse_in_event_loop("enqueue_workflow")
-        info, args = _workflow(func, args)
+        info, args = registered_workflow(func, args)
         rt = require_runtime(info.name)
         return RuntimeHandle(rt, run_sync(enqueue_flow(rt, info, queue_name, args, kwargs)))
 
@@ -194,7 +182,7 @@ class QueuesAPI:
         cls, queue_name: str, func: Callable[..., Any], *args: Any, **kwargs: Any
     ) -> WorkflowHandleAsync[Any]:
         """The async twin of enqueue_workflow."""
-        info, args = _workflow(func, args)
+        info, args = registered_workflow(func, args)
         rt = require_runtime(info.name)
         workflow_id = await run_async(enqueue_flow(rt, info, queue_name, args, kwargs))
         return RuntimeHandleAsync(rt, workflow_id)

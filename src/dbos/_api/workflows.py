@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from dbos._api.decorators import workflow_info_of
+from dbos._api.decorators import registered_workflow
 from dbos._api.state import launched_runtime, refuse_in_event_loop, require_runtime
-from dbos._error import DBOSNonExistentWorkflowError, DBOSWorkflowFunctionNotFoundError
+from dbos._error import DBOSNonExistentWorkflowError
 from dbos._runtime import context
 from dbos._runtime.background import start_flow
 from dbos._runtime.effects import run_async, run_sync
@@ -20,7 +20,6 @@ from dbos._runtime.handles import (
 )
 from dbos._runtime.introspection import WorkflowStatus
 from dbos._runtime.operations import asyncio_wait_flow, sleep_flow, status_flow, wait_first_flow
-from dbos._runtime.registry import WorkflowInfo
 from dbos._runtime.workflows import get_result_flow
 
 
@@ -28,19 +27,6 @@ def _check_workflow_id(workflow_id: object) -> str:
     if not isinstance(workflow_id, str) or not workflow_id:
         raise TypeError(f"workflow_id must be a non-empty string, got {workflow_id!r}")
     return workflow_id
-
-
-def _registered(
-    func: Callable[..., Any], args: tuple[Any, ...]
-) -> tuple[WorkflowInfo, tuple[Any, ...]]:
-    """The workflow behind ``func``; a bound method's self (or cls) goes in front of args."""
-    info = workflow_info_of(func)
-    if info is None:
-        raise DBOSWorkflowFunctionNotFoundError(
-            "<NONE>", f"{getattr(func, '__qualname__', func)} is not a registered workflow"
-        )
-    bound = getattr(func, "__self__", None)
-    return info, args if bound is None else (bound, *args)
 
 
 class WorkflowsAPI:
@@ -52,7 +38,7 @@ class WorkflowsAPI:
 
         Deliberately allowed inside a running event loop: it only inserts the row.
         """
-        info, args = _registered(func, args)
+        info, args = registered_workflow(func, args)
         rt = require_runtime(info.name)
         workflow_id = run_sync(start_flow(rt, info, args, kwargs))
         return RuntimeHandle(rt, workflow_id)
@@ -62,7 +48,7 @@ class WorkflowsAPI:
         cls, func: Callable[..., Any], *args: Any, **kwargs: Any
     ) -> WorkflowHandleAsync[Any]:
         """Start ``func`` as a workflow; an async one runs as a task on this loop."""
-        info, args = _registered(func, args)
+        info, args = registered_workflow(func, args)
         rt = require_runtime(info.name)
         flow = start_flow(rt, info, args, kwargs, on_running_loop=True)
         workflow_id = await run_async(flow)
