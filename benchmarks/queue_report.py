@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from queue_scenarios import (
+    ENQUEUER_THREADS,
     WORKER_CONCURRENCY,
     EnqueueOnly,
     Latency,
@@ -152,6 +153,12 @@ def _sections() -> list[tuple[str, list[Row]]]:
              lambda r: "n/a" if r.workers is None
              else f"{r.workers.workflows_per_second / REFERENCE_TWO_WORKERS:.1f}x"),
         ]),
+        (f"Q3, {ENQUEUER_THREADS} threads enqueueing at once (same workers)", [
+            *_throughput_rows(lambda r: r.workers_threaded),
+            (f"  x 3.4.0 with 2 workers ({REFERENCE_TWO_WORKERS:.0f}/s)",
+             lambda r: "n/a" if r.workers_threaded is None
+             else f"{r.workers_threaded.workflows_per_second / REFERENCE_TWO_WORKERS:.1f}x"),
+        ]),
         ("Q4: enqueue-to-start latency, idle worker, served here",
          _latency_rows(lambda r: r.local_latency)),
         ("Q4: the same, served by a worker process", _latency_rows(lambda r: r.remote_latency)),
@@ -198,7 +205,12 @@ def summary_table(reports: Sequence[QueueReport]) -> str:
             lines.append(f"  {label}".ljust(label_width) + values)
         lines.append("")
     for r in reports:
-        for t, label in ((r.default_queue, "Q1"), (r.worker_16, "Q2"), (r.workers, "Q3")):
+        for t, label in (
+            (r.default_queue, "Q1"),
+            (r.worker_16, "Q2"),
+            (r.workers, "Q3"),
+            (r.workers_threaded, "Q3 threaded"),
+        ):
             if t is not None:
                 ran = ", ".join(f"{k} {n:,}" for k, n in sorted(t.by_executor.items()))
                 lines.append(f"{r.backend}: {label} workflows run by executor: {ran}")
@@ -265,6 +277,7 @@ def to_json(r: QueueReport) -> dict[str, Any]:
             "runs_us_per_enqueue": [b.timing.us_per_unit for b in only.runs],
         },
         "q3_workers": _throughput_dict(r.workers),
+        "q3_workers_threaded_enqueue": _throughput_dict(r.workers_threaded),
         "q3_worker_processes": r.worker_count,
         "q4_local": _latency_dict(r.local_latency),
         "q4_remote": _latency_dict(r.remote_latency),

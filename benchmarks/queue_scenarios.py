@@ -60,6 +60,9 @@ Q3_WORKERS = "bench-q3-workers"
 Q4_REMOTE = "bench-q4-remote"
 UNSERVED = "bench-unserved"
 WORKER_CONCURRENCY = 16
+# Q3 also runs with this many threads enqueueing at once: one sequential enqueuer caps Q3
+# at one process's enqueue rate, however many workers serve the queue.
+ENQUEUER_THREADS = 4
 
 # Every process of the suite runs this version, so no claim skips a row over versions.
 APP_VERSION = "bench-queue"
@@ -242,7 +245,7 @@ class SeamCounts:
     commits: dict[str, int]
     reads: dict[str, int]
     claims: int  # claim statements, on every served queue, empty ones included
-    runner_passes: int  # queue-runner passes (run_once), each one claim per served queue
+    runner_passes: int  # queue-runner passes, each claiming from the queues with new work
 
     def per_workflow(self, counts: dict[str, int]) -> float:
         return sum(counts.values()) / self.workflows
@@ -275,6 +278,7 @@ class QueueReport:
     probe_start: RunnerProbe  # before Q1's first run
     probe_end: RunnerProbe  # after the last scenario
     workers: Throughput | None = None  # Q3 (Postgres)
+    workers_threaded: Throughput | None = None  # Q3, enqueued from several threads
     worker_count: int = 0
     remote_latency: Latency | None = None  # Q4, served by a worker process (Postgres)
 
@@ -357,17 +361,43 @@ def _await_all(handles: list[WorkflowHandle[Any]], poll: float) -> list[Any]:
     return [h.get_result(polling_interval_sec=poll) for h in handles]
 
 
+def _enqueue_all(
+    enqueue: Callable[[int], WorkflowHandle[Any]], count: int, threads: int
+) -> list[WorkflowHandle[Any]]:
+    """Enqueue 0..count-1, from one thread or from ``threads`` at once (a slice each)."""
+    if threads <= 1:
+        return [enqueue(i) for i in range(count)]
+    slots: list[WorkflowHandle[Any] | None] = [None] * count
+
+    def run(first: int) -> None:
+        for i in range(first, count, threads):
+            slots[i] = enqueue(i)
+
+    workers = [threading.Thread(target=run, args=(t,)) for t in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert all(h is not None for h in slots), "an enqueuer thread failed"
+    return [h for h in slots if h is not None]
+
+
 def throughput_run(
-    enqueue: Callable[[int], WorkflowHandle[Any]], count: int, floors: FloorSeries, poll: float
+    enqueue: Callable[[int], WorkflowHandle[Any]],
+    count: int,
+    floors: FloorSeries,
+    poll: float,
+    threads: int = 1,
 ) -> ThroughputRun:
     """Enqueue ``count`` one-step workflows, wait for all, then sample the floor.
 
     ``poll`` is the waiter's polling interval: it matters only when another process runs the
     workflows, and then only to when the results are in hand, not to the completion time.
+    ``threads``: how many threads enqueue at once (1: one after another).
     """
     floor_before = floors.latest_us
     wall, epoch, cpu = time.perf_counter(), time.time(), time.process_time()
-    handles = [enqueue(i) for i in range(count)]
+    handles = _enqueue_all(enqueue, count, threads)
     enqueued, enqueue_cpu = time.perf_counter() - wall, time.process_time() - cpu
     results = _bounded(lambda: _await_all(handles, poll), WAIT_TIMEOUT_SEC, "the queue")
     results_seconds, cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu
@@ -501,7 +531,10 @@ def _counting_calls(backend: Any) -> Iterator[tuple[Counter[str], Counter[str]]]
 
 @contextmanager
 def _counting_runner_passes() -> Iterator[list[int]]:
-    """Count queue-runner passes (``run_once``) and claims, through private modules."""
+    """Count queue-runner passes and claims, through private modules.
+
+    A pass is ``_pass`` (what a wake-up or a poll runs), or ``run_once`` in older builds.
+    """
     counts = [0, 0]
     try:
         from dbos._services.queue_runner import QueueRunnerService
@@ -509,22 +542,23 @@ def _counting_runner_passes() -> Iterator[list[int]]:
     except ImportError:
         yield counts
         return
-    real_run_once, real_claim = QueueRunnerService.run_once, QueueStore.claim
+    method = "_pass" if hasattr(QueueRunnerService, "_pass") else "run_once"
+    real_pass, real_claim = getattr(QueueRunnerService, method), QueueStore.claim
 
-    def run_once(self: Any) -> bool:
+    def counted_pass(self: Any) -> bool:
         counts[0] += 1
-        return real_run_once(self)
+        return bool(real_pass(self))
 
     def claim(self: Any, *args: Any, **kwargs: Any) -> Any:
         counts[1] += 1
         return real_claim(self, *args, **kwargs)
 
-    QueueRunnerService.run_once = run_once  # type: ignore[method-assign]
+    setattr(QueueRunnerService, method, counted_pass)
     QueueStore.claim = claim  # type: ignore[method-assign]
     try:
         yield counts
     finally:
-        QueueRunnerService.run_once = real_run_once  # type: ignore[method-assign]
+        setattr(QueueRunnerService, method, real_pass)
         QueueStore.claim = real_claim  # type: ignore[method-assign]
 
 
@@ -578,7 +612,10 @@ def probe_runner(config: DBOSConfig, samples: int) -> RunnerProbe:
     Every local enqueue, and on Postgres every notification, wakes the runner for one such
     pass: promote due delayed rows, read the versions, one claim per served queue.
     """
-    served = len(global_registry().served_queues())
+    from dbos._api.state import state
+
+    rt = state.runtime
+    served = len(rt.queue_catalog.served()) if rt is not None else 0
     runner = _runner()
     pass_ms: float | None = None
     if runner is not None:
@@ -707,7 +744,7 @@ def _local_rounds(
 
 def _worker_scenarios(
     config: DBOSConfig, plan: QueuePlan, floors: FloorSeries, name: str
-) -> tuple[Throughput, Latency]:
+) -> tuple[Throughput, Throughput, Latency]:
     """Q3 and the remote Q4, with the worker processes alive only for them."""
     # Q3's workers serve Q3's queue only; Q4 gets a worker of its own, idle between samples.
     groups = [[Q3_WORKERS] for _ in range(plan.worker_processes)] + [[Q4_REMOTE]]
@@ -716,16 +753,21 @@ def _worker_scenarios(
         enqueue = _enqueuer(Q3_WORKERS)
         _warm(enqueue, plan.warmup_workflows, poll=0.05)
         floors.sample()
-        runs = []
+        runs, threaded = [], []
         for _ in range(plan.rounds):
             runs.append(throughput_run(enqueue, plan.workflows, floors, poll=1.0))
             log(name, f"Q3: {runs[-1].workflows_per_second:,.0f} workflows/s "
                       f"({plan.worker_processes} worker processes)")  # fmt: skip
+            threaded.append(
+                throughput_run(enqueue, plan.workflows, floors, 1.0, threads=ENQUEUER_THREADS)
+            )
+            log(name, f"Q3, {ENQUEUER_THREADS} enqueuer threads: "
+                      f"{threaded[-1].workflows_per_second:,.0f} workflows/s")  # fmt: skip
         remote = latency_run(
             _remote_latency_enqueuer, plan, "worker process", REMOTE_RESULT_POLL_SEC
         )
         log(name, f"Q4 (worker process): p50 {remote.ms(0.5):.2f} ms")
-    return Throughput(tuple(runs)), remote
+    return Throughput(tuple(runs)), Throughput(tuple(threaded)), remote
 
 
 def _run_queue_scenarios(
@@ -734,10 +776,10 @@ def _run_queue_scenarios(
     name = target.name
     warm_long_workflow(plan.system_db_warmup_steps)  # past the first WAL checkpoint
     floors.sample()
-    workers, remote = None, None
+    workers, threaded, remote = None, None, None
     if target.name == "postgres":
         # First, while this process declares no queue of its own.
-        workers, remote = _worker_scenarios(config, plan, floors, name)
+        workers, threaded, remote = _worker_scenarios(config, plan, floors, name)
     with local_queues() as queues:
         _warm(_enqueuer(queues[Q1_DEFAULT]), plan.warmup_workflows, poll=1.0)
         _warm(_enqueuer(queues[Q2_WORKER_16]), plan.warmup_workflows, poll=1.0)
@@ -766,6 +808,7 @@ def _run_queue_scenarios(
         probe_start=probe_start,
         probe_end=probe_end,
         workers=workers,
+        workers_threaded=threaded,
         worker_count=plan.worker_processes if workers is not None else 0,
         remote_latency=remote,
     )

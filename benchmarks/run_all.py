@@ -1,7 +1,7 @@
 """Runs every benchmark on SQLite and/or Postgres and prints one comparison table.
 
     .venv/bin/python benchmarks/run_all.py [--backend sqlite|postgres|both] [--quick]
-                                           [--suite checkpoint|async|queue|all]
+                                           [--suite checkpoint|async|queue|messaging|admin|all]
 
 The checkpoint suite (the default), for each backend in one process and one launch of DBOS:
 the raw-driver floor (sampled between scenarios), scenarios A (sequential 3-step
@@ -11,7 +11,12 @@ max_executor_threads=4: D (async twin vs sync twin), E (1,000 async workflows sl
 and F (1,000 async parents awaiting a child each). The queue suite, in a launch of its own:
 Q1 and Q2 (2,000 queued one-step workflows served by this process, default queue and
 worker_concurrency=16), the enqueue rate alone, Q3 (two worker processes, Postgres only) and
-Q4 (enqueue-to-start latency with an idle worker). See benchmarks/README.md.
+Q4 (enqueue-to-start latency with an idle worker). The messaging suite: M1-M2 (send-to-recv
+wake-up in one process and across processes) and M3-M4 (set_event and write_stream from a
+workflow against the floor). The admin suite, in a launch of its own:
+1,000,000 workflow rows bulk-loaded (100,000 with --quick), list_workflows latency by filter,
+and garbage collection of them under a steady workflow load (--admin-rows to change N).
+See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -19,12 +24,21 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
+import admin_scenarios
 import async_report
 import queue_report
+from admin_scenarios import ADMIN_FULL, ADMIN_QUICK, AdminReport, run_admin_backend
 from async_scenarios import ASYNC_FULL, ASYNC_QUICK, AsyncReport, run_async_backend
 from dbos import DBOS
+from messaging_scenarios import (
+    MESSAGING_FULL,
+    MESSAGING_QUICK,
+    run_messaging_backend,
+)
+from messaging_scenarios import summary_table as messaging_table
 from queue_scenarios import QUEUE_FULL, QUEUE_QUICK, QueueReport, run_queue_backend
 from report import BackendReport, summary_table, write_json
 
@@ -65,9 +79,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--profile-top", type=int, default=25, help="profile rows to print")
     parser.add_argument(
         "--suite",
-        choices=("checkpoint", "async", "queue", "all"),
+        choices=("checkpoint", "async", "queue", "messaging", "admin", "all"),
         default="checkpoint",
-        help="checkpoint (A-C, the default), async (D-F), queue (Q1-Q4) or all",
+        help="checkpoint (A-C, the default), async (D-F), queue (Q1-Q4), messaging (M1-M4), "
+        "admin or all",
+    )
+    parser.add_argument(
+        "--admin-rows", type=int, default=None, help="workflow rows the admin suite loads"
     )
     return parser.parse_args(argv)
 
@@ -116,6 +134,22 @@ def run_queue_suite(targets: list[Target], args: argparse.Namespace) -> None:
     print(f"Results: {results}")
 
 
+def run_messaging_suite(targets: list[Target], args: argparse.Namespace) -> None:
+    plan = MESSAGING_QUICK if args.quick else MESSAGING_FULL
+    reports = [run_messaging_backend(target, plan) for target in targets]
+    print(f"\n=== DBOS messaging benchmarks ({'quick' if args.quick else 'full'} run) ===\n")
+    print(messaging_table(reports))
+
+
+def run_admin_suite(targets: list[Target], args: argparse.Namespace) -> None:
+    plan = ADMIN_QUICK if args.quick else ADMIN_FULL
+    if args.admin_rows is not None:
+        plan = replace(plan, rows=args.admin_rows)
+    reports: list[AdminReport] = [run_admin_backend(target, plan) for target in targets]
+    print(f"\n=== DBOS admin benchmarks ({'quick' if args.quick else 'full'} run) ===\n")
+    print(admin_scenarios.summary_table(reports))
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     out_dir: Path = args.out_dir
@@ -139,6 +173,10 @@ def main(argv: list[str]) -> int:
             run_async_suite(targets, args)
         if args.suite in ("queue", "all"):
             run_queue_suite(targets, args)
+        if args.suite in ("messaging", "all"):
+            run_messaging_suite(targets, args)
+        if args.suite in ("admin", "all"):
+            run_admin_suite(targets, args)
     finally:
         DBOS.destroy(destroy_registry=True)
     print(f"Elapsed: {time.perf_counter() - started:.1f} s")

@@ -28,7 +28,7 @@ from workload import many_steps, three_steps
 
 # A write or a transaction is one commit; a read is a round trip on Postgres and an
 # in-process call on SQLite.
-_METHODS = ("read_one", "read_all", "write_one", "transact")
+_METHODS = ("read_one", "read_all", "read_rows", "write_one", "transact")
 _COMMITTING = ("write_one", "transact")
 
 

@@ -2,6 +2,7 @@
 
 from dbos import error
 from dbos._api.classes import DBOSConfiguredInstance
+from dbos._api.client import DBOSClient
 from dbos._api.context_managers import (
     DBOSContextEnsure,
     DBOSContextSetAuth,
@@ -12,7 +13,8 @@ from dbos._api.context_managers import (
 from dbos._api.dbos import DBOS
 from dbos._api.decorators import StepOptions
 from dbos._api.migrations import run_dbos_database_migrations
-from dbos._api.queues import DuplicationPolicy, EnqueueOptions, Queue, SetEnqueueOptions
+from dbos._api.queue import Queue
+from dbos._api.queues import DuplicationPolicy, EnqueueOptions, SetEnqueueOptions
 from dbos._api.validation import make_pydantic_args_validator, pydantic_args_validator
 from dbos._core.serialization import (
     DBOSPortableJSONSerializer,
@@ -23,10 +25,12 @@ from dbos._core.serialization import (
 from dbos._core.status import WorkflowStatusString
 from dbos._runtime.handles import WorkflowHandle, WorkflowHandleAsync
 from dbos._runtime.introspection import StepInfo, VersionInfo, WorkflowStatus
+from dbos._runtime.messaging import SendMessage
 from dbos.config import DBOSConfig
 
 __all__ = [
     "DBOS",
+    "DBOSClient",
     "DBOSConfig",
     "DBOSConfiguredInstance",
     "DBOSContextEnsure",
@@ -36,6 +40,7 @@ __all__ = [
     "EnqueueOptions",
     "PortableWorkflowError",
     "Queue",
+    "SendMessage",
     "Serializer",
     "SetEnqueueOptions",
     "SetWorkflowAttributes",

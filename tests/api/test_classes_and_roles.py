@@ -7,7 +7,14 @@ import threading
 import pytest
 from system_tables import SystemTables, launch, relaunch, wait_until
 
-from dbos import DBOS, DBOSConfig, DBOSConfiguredInstance, DBOSContextSetAuth, SetWorkflowID
+from dbos import (
+    DBOS,
+    DBOSConfig,
+    DBOSConfiguredInstance,
+    DBOSContextSetAuth,
+    Queue,
+    SetWorkflowID,
+)
 from dbos.error import DBOSConflictingWorkflowError, DBOSException, DBOSNotAuthorizedError
 
 
@@ -192,3 +199,31 @@ def test_set_authentication_sets_the_current_context(dbos: type[DBOS]) -> None:
     DBOS.set_authentication("carol", ["reader"])
     assert whoami() == "carol"
     assert DBOS.authenticated_roles == ["reader"]
+
+
+def test_a_queued_workflow_whose_caller_lacks_its_roles_fails_when_dequeued(
+    dbos: type[DBOS], system_tables: SystemTables
+) -> None:
+    @DBOS.required_roles(["admin"])
+    @DBOS.workflow()
+    def guarded() -> str | None:
+        return DBOS.assumed_role
+
+    # Enqueued by name onto a queue nobody serves yet, so the stored roles can be edited
+    # (as a client enqueue that never checked them would leave them) before the dequeue.
+    with DBOSContextSetAuth("mallory", ["admin"]):
+        with SetWorkflowID("demoted"):
+            denied = DBOS.enqueue_workflow("guarded", guarded)
+        with SetWorkflowID("admitted"):
+            admitted = DBOS.enqueue_workflow("guarded", guarded)
+    system_tables.execute(
+        "UPDATE workflow_status SET authenticated_roles = ? WHERE workflow_uuid = ?",
+        ('["guest"]', "demoted"),
+    )
+    Queue("guarded", polling_interval_sec=0.05)
+    with pytest.raises(DBOSNotAuthorizedError, match="not authenticated for any"):
+        denied.get_result()
+    assert admitted.get_result() == "admin"
+    row = system_tables.workflow("demoted")
+    assert row is not None and (row["status"], row["output"]) == ("ERROR", None)
+    assert system_tables.steps("demoted") == []  # its body never ran

@@ -226,13 +226,6 @@ def test_invalid_priorities_are_refused() -> None:
             SetEnqueueOptions(priority=bad)
 
 
-def test_features_of_later_releases_are_refused_clearly(clean_dbos: None) -> None:
-    with pytest.raises(DBOSException, match="not supported"):
-        Queue("partitioned", partition_concurrency=1)
-    with pytest.raises(DBOSException, match="not supported"):
-        Queue("in-the-database", database_backed_queue=True)
-
-
 def test_the_limiter_starts_at_most_limit_workflows_in_any_window(
     dbos: type[DBOS], system_tables: SystemTables
 ) -> None:

@@ -5,7 +5,8 @@
     python queue_worker.py await   URL SCHEMA LOG N          # print every job's result
 
 Each job logs "start"/"end" lines with timestamps outside the database, so the test can see
-how many ran at once across all processes.
+how many ran at once across all processes. With QUEUE_KIND=registered the enqueuer registers
+the queue in the database and the workers declare nothing: they find it there.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 from dbos import DBOS, DBOSConfig, Queue, SetWorkflowID
 
 MODE, URL, SCHEMA, LOG, ARG = sys.argv[1:6]
+REGISTERED = os.environ.get("QUEUE_KIND") == "registered"
 QUEUE = "shared"
 GLOBAL_CONCURRENCY = 3
 
@@ -50,9 +52,14 @@ def main() -> None:
         config["dbos_system_schema"] = SCHEMA
     if MODE == "serve":
         config["executor_id"] = ARG
-        Queue(QUEUE, global_concurrency=GLOBAL_CONCURRENCY, polling_interval_sec=0.05)
+        if not REGISTERED:
+            Queue(QUEUE, global_concurrency=GLOBAL_CONCURRENCY, polling_interval_sec=0.05)
+    else:
+        DBOS.listen_queues([])  # it would serve the queue it registers; leave that to workers
     DBOS(config=config)
     DBOS.launch()
+    if MODE == "enqueue" and REGISTERED:
+        DBOS.register_queue(QUEUE, global_concurrency=GLOBAL_CONCURRENCY, polling_interval_sec=0.05)
     if MODE == "enqueue":
         for job in range(int(ARG)):
             with SetWorkflowID(f"job-{job}"):

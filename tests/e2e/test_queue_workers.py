@@ -1,5 +1,8 @@
 """Three worker processes share one queue: global concurrency holds across them, every job
-runs to completion, and a worker killed with SIGKILL finishes its jobs when it comes back."""
+runs to completion, and a worker killed with SIGKILL finishes its jobs when it comes back.
+
+The queue is declared by every worker, or registered in the database by the enqueuer alone.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +21,10 @@ JOBS = 30
 GLOBAL_CONCURRENCY = 3
 
 
-def run(mode: str, url: str, schema: str, log: Path, arg: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+def run(
+    mode: str, url: str, schema: str, log: Path, arg: str, kind: str = "declared"
+) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2]), "QUEUE_KIND": kind}
     return subprocess.Popen(
         [sys.executable, str(WORKER), mode, url, schema, str(log), arg],
         stdout=subprocess.PIPE,
@@ -76,27 +81,28 @@ def wait_for_a_worker_mid_job(log: Path, workers: dict[str, subprocess.Popen[str
     raise AssertionError("no worker was caught mid-job")
 
 
-def serve(url: str, schema: str, log: Path, executor: str) -> subprocess.Popen[str]:
-    worker = run("serve", url, schema, log, executor)
+def serve(url: str, schema: str, log: Path, executor: str, kind: str) -> subprocess.Popen[str]:
+    worker = run("serve", url, schema, log, executor, kind)
     assert worker.stdout is not None and worker.stdout.readline().strip() == "serving"
     return worker
 
 
+@pytest.mark.parametrize("kind", ["declared", "registered"])
 def test_workers_share_a_queue_within_its_global_concurrency_and_survive_a_kill(
-    system_database_url: str, pg_schema: str, tmp_path: Path
+    system_database_url: str, pg_schema: str, tmp_path: Path, kind: str
 ) -> None:
     log = tmp_path / "jobs.log"
-    enqueuer = run("enqueue", system_database_url, pg_schema, log, str(JOBS))
+    enqueuer = run("enqueue", system_database_url, pg_schema, log, str(JOBS), kind)
     _, err = enqueuer.communicate(timeout=60)
     assert enqueuer.returncode == 0, err
     names = ("w1", "w2", "w3")
-    workers = {name: serve(system_database_url, pg_schema, log, name) for name in names}
+    workers = {name: serve(system_database_url, pg_schema, log, name, kind) for name in names}
     try:
         victim = wait_for_a_worker_mid_job(log, workers)
         workers[victim].send_signal(signal.SIGKILL)
         workers[victim].communicate(timeout=10)
         killed_at = time.time()
-        workers[victim] = serve(system_database_url, pg_schema, log, victim)  # recovers its jobs
+        workers[victim] = serve(system_database_url, pg_schema, log, victim, kind)  # recovers
         waiter = run("await", system_database_url, pg_schema, log, str(JOBS))
         out, err = waiter.communicate(timeout=120)
         assert waiter.returncode == 0, err

@@ -484,6 +484,20 @@ def test_set_latest_moves_a_version_to_the_front_without_changing_created_at(
     assert db.versions.set_latest("missing", "app", 6_000) is False
 
 
+def test_a_caller_with_no_application_promotes_any_version_and_keeps_its_owner(
+    db: SystemDatabase,
+) -> None:
+    db.versions.register("theirs", "other-app", 1_000)
+    db.versions.register("unclaimed", None, 2_000)
+    assert db.versions.set_latest("theirs", None, 5_000) is True
+    assert db.versions.set_latest("unclaimed", None, 6_000) is True
+    assert [(v.version_name, v.application_name) for v in db.versions.list(None)] == [
+        ("unclaimed", None),
+        ("theirs", "other-app"),
+    ]
+    assert db.versions.set_latest("theirs", "app", 7_000) is False  # another app's row
+
+
 def test_versions_are_listed_per_application(db: SystemDatabase) -> None:
     db.versions.register("mine", "app", 1_000)
     db.versions.register("theirs", "other-app", 2_000)

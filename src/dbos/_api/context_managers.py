@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import math
 from types import TracebackType
 from typing import Any, Literal
 
+from dbos._core.workflow_filters import InvalidArgument, attributes_json
 from dbos._error import DBOSException
 from dbos._runtime import context
 from dbos._runtime.context import DBOSContext
@@ -124,15 +124,10 @@ class SetWorkflowAttributes(_ContextOption):
 
     def __init__(self, attributes: dict[str, Any] | None) -> None:
         super().__init__()
-        if attributes is not None:
-            if not isinstance(attributes, dict):
-                raise DBOSException("Workflow attributes must be a dict")
-            try:
-                json.dumps(attributes)
-            except (TypeError, ValueError) as exc:
-                raise DBOSException(
-                    f"Workflow attributes must be JSON-serializable: {exc}"
-                ) from exc
+        try:
+            attributes_json(attributes)  # the rule update_workflow_attributes applies too
+        except InvalidArgument as exc:
+            raise DBOSException(str(exc)) from exc
         self._value = attributes
 
 

@@ -1,13 +1,17 @@
-"""The DBOS class: one facade over lifecycle, decorators, workflow calls, patching, properties."""
+"""The DBOS class: one facade over every concern's API mixin."""
 
 from __future__ import annotations
 
 from dbos._api.classes import ClassesAPI
 from dbos._api.decorators import DecoratorsAPI
+from dbos._api.introspection import IntrospectionAPI
 from dbos._api.lifecycle import LifecycleAPI
+from dbos._api.management import ManagementAPI
+from dbos._api.messages import MessagesAPI
 from dbos._api.patching import PatchingAPI
 from dbos._api.properties import PropertiesAPI
 from dbos._api.queues import QueuesAPI
+from dbos._api.streams import StreamsAPI
 from dbos._api.transactions import TransactionsAPI
 from dbos._api.workflows import WorkflowsAPI
 
@@ -16,7 +20,11 @@ class DBOS(
     LifecycleAPI,
     DecoratorsAPI,
     WorkflowsAPI,
+    IntrospectionAPI,
+    ManagementAPI,
     QueuesAPI,
+    MessagesAPI,
+    StreamsAPI,
     ClassesAPI,
     TransactionsAPI,
     PatchingAPI,

@@ -26,7 +26,8 @@ from dbos._runtime.event_loop import LoopRunner
 from dbos._runtime.recovery import recover_pending_workflows
 from dbos._runtime.registry import Registry, discard_global_registry, global_registry
 from dbos._runtime.runtime import Runtime
-from dbos._services.notification_listener import NotificationListenerService
+from dbos._services.notifier import NotifierService
+from dbos._services.queue_announcer import QueueAnnouncerService
 from dbos._services.queue_runner import QueueRunnerService
 from dbos._storage import factory
 from dbos._storage.migrator import SchemaError
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
     from dbos._storage.app_database import ApplicationDatabase
 
 logger = logging.getLogger("dbos")
+# How often a waiter re-reads the database when a notifier wakes it on other processes'
+# writes: only notifications lost to a dropped listener connection wait this long.
+NOTIFIED_RECHECK_SECONDS = 5.0
 
 
 def package_version() -> str:
@@ -119,7 +123,8 @@ class LifecycleAPI:
     _settings: Settings
     _initialized: bool = False
     _queue_runner: QueueRunnerService | None = None
-    _listener: NotificationListenerService | None = None
+    _notifier: NotifierService | None = None
+    _announcer: QueueAnnouncerService | None = None
 
     def __new__(
         cls,
@@ -188,15 +193,23 @@ class LifecycleAPI:
             rt.loop_runner = LoopRunner(asyncio._get_running_loop())
             set_offloader(rt.storage_threads.call)
             rt.app_db = app_db
-            runner = QueueRunnerService(rt, registry.served_queues)
+            runner = QueueRunnerService(rt, rt.queue_catalog.served)
             rt.wake_queues = runner.wake
             state.runtime = rt
             self._queue_runner = runner
-            runner.start()
-            if settings.use_listen_notify:
-                self._listener = NotificationListenerService(rt)
-                self._listener.start()
+            # Recovery first (spec 1.2: step 8 before 9): it re-enqueues this executor's
+            # PENDING rows, and once the runner runs, rows it has just claimed are PENDING
+            # for this executor too. Re-enqueueing those would let another process claim
+            # them while this one runs them.
             recover_pending_workflows(rt)
+            runner.start()
+            self._announcer = QueueAnnouncerService(rt)
+            self._announcer.start()
+            self._notifier = NotifierService(rt, listen=settings.use_listen_notify)
+            if self._notifier.active:
+                # Other processes' writes wake waiters here; re-reading is only a safety net.
+                rt.wait_recheck_seconds = NOTIFIED_RECHECK_SECONDS
+            self._notifier.start()
         except BaseException:
             state.runtime = None
             self._stop_services()  # nothing a failed launch started may linger
@@ -210,10 +223,10 @@ class LifecycleAPI:
         logger.info("DBOS launched!")
 
     def _stop_services(self) -> None:
-        for service in (self._listener, self._queue_runner):
+        for service in (self._notifier, self._queue_runner, self._announcer):
             if service is not None:
                 service.stop()
-        self._listener = self._queue_runner = None
+        self._notifier = self._queue_runner = self._announcer = None
 
     @classmethod
     def destroy(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dbos._core.settings import InvalidSettings, resolve_urls
 from dbos._error import DBOSInitializationError
 from dbos._storage import factory
-from dbos._storage.migrator import SchemaError
+from dbos._storage.migrator import SchemaError, grant_statements, postgres_script
 
 
 def run_dbos_database_migrations(
@@ -38,3 +38,16 @@ def run_dbos_database_migrations(
             db.migrator.grant(application_role)
     finally:
         db.close()
+
+
+def migration_script(schema: str = "dbos", from_version: int = 1) -> str:
+    """The Postgres system-database migrations from ``from_version`` on, as runnable SQL."""
+    return postgres_script(schema, from_version)
+
+
+def role_grant_script(role: str, schema: str = "dbos") -> str:
+    """The SQL that lets ``role`` use the system tables of ``schema`` (Postgres)."""
+    try:
+        return "\n".join(f"{statement};" for statement in grant_statements(schema, role))
+    except SchemaError as exc:
+        raise DBOSInitializationError(str(exc)) from exc

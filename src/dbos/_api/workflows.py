@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from dbos._api.arguments import check_workflow_id
 from dbos._api.decorators import registered_workflow
 from dbos._api.state import launched_runtime, refuse_in_event_loop, require_runtime
 from dbos._error import DBOSNonExistentWorkflowError
@@ -21,12 +22,6 @@ from dbos._runtime.handles import (
 from dbos._runtime.introspection import WorkflowStatus
 from dbos._runtime.operations import asyncio_wait_flow, sleep_flow, status_flow, wait_first_flow
 from dbos._runtime.workflows import get_result_flow
-
-
-def _check_workflow_id(workflow_id: object) -> str:
-    if not isinstance(workflow_id, str) or not workflow_id:
-        raise TypeError(f"workflow_id must be a non-empty string, got {workflow_id!r}")
-    return workflow_id
 
 
 class WorkflowsAPI:
@@ -61,7 +56,7 @@ class WorkflowsAPI:
         """A handle to a workflow by ID; it must exist unless ``existing_workflow`` is False."""
         refuse_in_event_loop("retrieve_workflow")
         rt = launched_runtime("retrieve_workflow")
-        _check_workflow_id(workflow_id)
+        check_workflow_id(workflow_id)
         if existing_workflow and run_sync(status_flow(rt, workflow_id)) is None:
             raise DBOSNonExistentWorkflowError("target", workflow_id)
         return RuntimeHandle(rt, workflow_id)
@@ -72,7 +67,7 @@ class WorkflowsAPI:
     ) -> WorkflowHandleAsync[Any]:
         """The async twin of retrieve_workflow."""
         rt = launched_runtime("retrieve_workflow_async")
-        _check_workflow_id(workflow_id)
+        check_workflow_id(workflow_id)
         if existing_workflow and await run_async(status_flow(rt, workflow_id)) is None:
             raise DBOSNonExistentWorkflowError("target", workflow_id)
         return RuntimeHandleAsync(rt, workflow_id)
@@ -82,26 +77,26 @@ class WorkflowsAPI:
         """Wait for a workflow to finish and return its result (or raise its error)."""
         refuse_in_event_loop("get_result")
         rt = launched_runtime("get_result")
-        return run_sync(get_result_flow(rt, _check_workflow_id(workflow_id), 1.0))
+        return run_sync(get_result_flow(rt, check_workflow_id(workflow_id), 1.0))
 
     @classmethod
     async def get_result_async(cls, workflow_id: str) -> Any:
         """The async twin of get_result."""
         rt = launched_runtime("get_result_async")
-        return await run_async(get_result_flow(rt, _check_workflow_id(workflow_id), 1.0))
+        return await run_async(get_result_flow(rt, check_workflow_id(workflow_id), 1.0))
 
     @classmethod
     def get_workflow_status(cls, workflow_id: str) -> WorkflowStatus | None:
         """A workflow's status, or None if there is no such workflow."""
         refuse_in_event_loop("get_workflow_status")
         rt = launched_runtime("get_workflow_status")
-        return run_sync(status_flow(rt, _check_workflow_id(workflow_id)))
+        return run_sync(status_flow(rt, check_workflow_id(workflow_id)))
 
     @classmethod
     async def get_workflow_status_async(cls, workflow_id: str) -> WorkflowStatus | None:
         """The async twin of get_workflow_status."""
         rt = launched_runtime("get_workflow_status_async")
-        return await run_async(status_flow(rt, _check_workflow_id(workflow_id)))
+        return await run_async(status_flow(rt, check_workflow_id(workflow_id)))
 
     @classmethod
     def wait_first(

@@ -7,6 +7,7 @@ import contextvars
 import logging
 from typing import Any
 
+from dbos._core.queue_rules import QueueLimits
 from dbos._core.status import ENQUEUED
 from dbos._runtime.effects import Flow, run_async, run_sync
 from dbos._runtime.registry import WorkflowInfo
@@ -91,9 +92,13 @@ def enqueue_flow(
     queue_name: str,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    queue_limits: QueueLimits | None = None,
 ) -> Flow[str]:
-    """Enqueue: insert an ENQUEUED row; a queue runner (here or elsewhere) runs it."""
+    """Enqueue: insert an ENQUEUED row; a queue runner (here or elsewhere) runs it.
+
+    ``queue_limits``: the settings of a queue declared here, to check partition keys by.
+    """
     started = yield from begin_workflow(
-        rt, info, args, kwargs, status=ENQUEUED, queue_name=queue_name
+        rt, info, args, kwargs, status=ENQUEUED, queue_name=queue_name, queue_limits=queue_limits
     )
     return started.workflow_id

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 from dbos._core.coercion import coerce_portable_args
 from dbos._core.retry import exceeds_recovery_limit
 from dbos._core.serialization import DBOSPortableJSONSerializer
-from dbos._core.status import ERROR, PENDING
+from dbos._core.status import ERROR
 from dbos._error import (
+    DBOSNotAuthorizedError,
     DBOSRecoveryError,
     DBOSWorkflowFunctionNotFoundError,
     MaxRecoveryAttemptsExceededError,
 )
 from dbos._runtime.background import run_in_background
+from dbos._runtime.context import DBOSContext
+from dbos._runtime.registry import WorkflowInfo
 from dbos._runtime.runtime import Runtime
-from dbos._runtime.targets import restore_target
+from dbos._runtime.targets import assumed_role, restore_target
 from dbos._runtime.workflows import RunTicket
 from dbos._storage.records import ClaimedWorkflow
 
@@ -48,50 +52,79 @@ def dispatch(rt: Runtime, claimed: ClaimedWorkflow) -> None:
             "%s", MaxRecoveryAttemptsExceededError(workflow_id, info.max_recovery_attempts)
         )
         return
-    if not rt.try_activate(workflow_id, claimed.queue_name):
+    if not rt.try_activate(workflow_id, claimed.queue_name, claimed.partition_key):
         # An earlier run of this workflow is still unwinding here (it lost its row to this
         # very claim): run the claimed row once that run lets go, never drop it.
         rt.pool.submit(_dispatch_when_released, rt, claimed)
         return
     try:
-        row = rt.db.workflows.get(workflow_id)
-        if row is None:
-            raise DBOSRecoveryError(workflow_id, "the workflow's row is missing")
-        if row.status != PENDING or row.executor_id != rt.executor_id:
-            rt.deactivate(workflow_id)  # finished or taken over since this claim
+        # The claim made the row PENDING for this executor and returned what running it
+        # needs; anything that changes the row from now on (a cancel) is noticed by the
+        # run's checkpoints and its guarded outcome write.
+        try:
+            ticket, args, kwargs = _prepare(rt, info, claimed)
+        except _Unrunnable as refused:
+            _fail(rt, claimed, refused.cause)
+            rt.deactivate(workflow_id)
             return
-        args, kwargs = rt.codec.decode_args(row.inputs or "", row.serialization)
-        bound = restore_target(rt.registry, info, workflow_id, row.class_name, row.config_name)
-        if row.serialization == PORTABLE_NAME and info.validate_args is None:
-            args, kwargs = coerce_portable_args(
-                info.func, args, kwargs, skip_first=info.method_kind in ("instance", "class")
-            )
-        if info.validate_args is not None:
-            try:
-                args, kwargs = info.validate_args(args, kwargs)
-            except Exception as exc:
-                _fail(rt, claimed, exc)
-                rt.deactivate(workflow_id)
-                return
-        # The row's own serialization wins: a row enqueued as portable JSON stays portable.
-        serializer = rt.codec.by_name(row.serialization)
-        recorded = rt.db.steps.load(workflow_id)
-        ticket = RunTicket(
-            workflow_id,
-            serializer,
-            claimed.owner,
-            recorded,
-            deadline_ms=row.workflow_deadline_epoch_ms,
-            authenticated_user=row.authenticated_user,
-            authenticated_roles=json.loads(row.authenticated_roles)
-            if row.authenticated_roles
-            else None,
-            assumed_role=row.assumed_role,
-        )
-        run_in_background(rt, info, ticket, bound + tuple(args), kwargs)
+        run_in_background(rt, info, ticket, args, kwargs)
     except BaseException:
         rt.deactivate(workflow_id)
         raise
+
+
+class _Unrunnable(Exception):
+    """The row as stored can never run: it ends as ERROR with ``cause``.
+
+    Bad arguments or a caller without the roles would fail every retry, so such a row is
+    finished at once rather than left PENDING for recovery.
+    """
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _prepare(
+    rt: Runtime, info: WorkflowInfo, row: ClaimedWorkflow
+) -> tuple[RunTicket, tuple[Any, ...], dict[str, Any]]:
+    """From the stored row back to a call: arguments, bound target, auth and checkpoints."""
+    workflow_id = row.workflow_id
+    args, kwargs = rt.codec.decode_args(row.inputs or "", row.serialization)
+    bound = restore_target(rt.registry, info, workflow_id, row.class_name, row.config_name)
+    if row.serialization == PORTABLE_NAME and info.validate_args is None:
+        args, kwargs = coerce_portable_args(
+            info.func, args, kwargs, skip_first=info.method_kind in ("instance", "class")
+        )
+    if info.validate_args is not None:
+        try:
+            args, kwargs = info.validate_args(args, kwargs)
+        except Exception as exc:
+            raise _Unrunnable(exc) from exc
+    roles = json.loads(row.authenticated_roles) if row.authenticated_roles else None
+    caller = DBOSContext(
+        authenticated_user=row.authenticated_user,
+        authenticated_roles=roles,
+        assumed_role=row.assumed_role,
+    )
+    try:
+        # Checked again here: the row may come from an enqueue by name (or a client) that
+        # could not check the function's roles, or the roles may have changed since.
+        role = assumed_role(info, caller)
+    except DBOSNotAuthorizedError as exc:
+        raise _Unrunnable(exc) from exc
+    # The row's own serialization wins: a row enqueued as portable JSON stays portable.
+    ticket = RunTicket(
+        workflow_id,
+        rt.codec.by_name(row.serialization),
+        row.owner,
+        rt.db.steps.load(workflow_id) if row.has_steps else {},
+        deadline_ms=row.workflow_deadline_epoch_ms,
+        authenticated_user=row.authenticated_user,
+        authenticated_roles=roles,
+        assumed_role=role,
+    )
+    return ticket, bound + tuple(args), kwargs
 
 
 def _dispatch_when_released(rt: Runtime, claimed: ClaimedWorkflow) -> None:

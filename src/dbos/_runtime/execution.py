@@ -22,6 +22,7 @@ class WorkflowExecution:
         "deadline_ms",
         "function_id",
         "name",
+        "open_stream_read",
         "recorded",
         "runtime",
         "serializer",
@@ -48,6 +49,8 @@ class WorkflowExecution:
         self.function_id = 0
         # Children started, called or enqueued from this run inherit this absolute deadline.
         self.deadline_ms = deadline_ms
+        # The checkpointed stream read in progress, if any (only one may be open at a time).
+        self.open_stream_read: object | None = None
 
     def next_function_id(self) -> int:
         """Every durable operation takes the next ID before it runs; the first is 1."""

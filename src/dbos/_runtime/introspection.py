@@ -7,7 +7,7 @@ import logging
 from typing import Any, TypedDict
 
 from dbos._core.serialization import PayloadCodec
-from dbos._storage.records import WorkflowRow
+from dbos._storage.records import StepInfoRow, VersionRecord, WorkflowRow
 
 logger = logging.getLogger("dbos")
 
@@ -135,3 +135,37 @@ class VersionInfo(TypedDict):
     version_timestamp: int
     created_at: int
     application_name: str | None
+
+
+def step_info_from_row(row: StepInfoRow, codec: PayloadCodec, workflow_id: str) -> StepInfo:
+    """A recorded operation for users: output and error deserialised, as far as possible."""
+    name = row.serialization
+    return StepInfo(
+        function_id=row.function_id,
+        function_name=row.function_name,
+        output=_best_effort(
+            lambda: codec.decode_value(row.output or "", name),
+            row.output,
+            "step output",
+            workflow_id,
+        ),
+        error=_best_effort(
+            lambda: codec.decode_error(row.error or "", name),
+            row.error,
+            "step error",
+            workflow_id,
+        ),
+        child_workflow_id=row.child_workflow_id,
+        started_at_epoch_ms=row.started_at_epoch_ms,
+        completed_at_epoch_ms=row.completed_at_epoch_ms,
+    )
+
+
+def version_info(record: VersionRecord) -> VersionInfo:
+    return VersionInfo(
+        version_id=record.version_id,
+        version_name=record.version_name,
+        version_timestamp=record.version_timestamp,
+        created_at=record.created_at,
+        application_name=record.application_name,
+    )

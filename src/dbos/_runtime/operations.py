@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from dbos._core.serialization import DBOSPortableJSONSerializer
 from dbos._core.status import ACTIVE
 from dbos._error import DBOSException
 from dbos._runtime import context
 from dbos._runtime.effects import CallUser, Flow, Offload, Sleep, Wait
+from dbos._runtime.execution import WorkflowExecution
 from dbos._runtime.introspection import WorkflowStatus, status_from_row
 from dbos._runtime.registry import StepSpec
 from dbos._runtime.runtime import Runtime
-from dbos._runtime.steps import begin_operation, checkpoint_write, record, replay, step_flow
+from dbos._runtime.steps import (
+    begin_operation,
+    cancelled_error,
+    checkpoint_write,
+    record,
+    replay,
+    step_flow,
+)
 from dbos._runtime.waiters import Signal
 
+T = TypeVar("T")
 SLEEP = "DBOS.sleep"
 GET_STATUS = "DBOS.getStatus"
 WAIT_FIRST = "DBOS.waitFirst"
@@ -33,24 +43,64 @@ def sleep_flow(rt: Runtime, seconds: float) -> Flow[None]:
             raise AssertionError("DBOS.sleep() must not be called from within a step")
         raise DBOSException("sleep() must be called from within a workflow")
     function_id = execution.next_function_id()
-    recorded = begin_operation(rt, execution, function_id)
-    if recorded is not None:
-        wake_at = float(replay(rt, execution, recorded, SLEEP))
-    else:
-        now = rt.clock.now()
-        wake_at = now + seconds
-        write = checkpoint_write(
-            rt,
-            execution,
-            function_id,
-            SLEEP,
-            int(now * 1000),
-            output=_PORTABLE.serialize(wake_at),
-            completed_ms=int(wake_at * 1000),
-            serialization=_PORTABLE.name(),
-        )
-        yield from record(rt, execution, write)
+    wake_at = yield from wake_time(rt, execution, function_id, seconds)
     yield Sleep(wake_at - rt.clock.now())
+
+
+def wake_time(rt: Runtime, ex: WorkflowExecution, function_id: int, seconds: float) -> Flow[float]:
+    """``now + seconds`` recorded as a DBOS.sleep row, or the time an earlier run recorded.
+
+    Sleeps and the timeouts of recv and get_event use it, so a recovered workflow keeps its
+    original deadline.
+    """
+    recorded = begin_operation(rt, ex, function_id)
+    if recorded is not None:
+        return float(replay(rt, ex, recorded, SLEEP))
+    now = rt.clock.now()
+    wake_at = now + seconds
+    write = checkpoint_write(
+        rt,
+        ex,
+        function_id,
+        SLEEP,
+        int(now * 1000),
+        output=_PORTABLE.serialize(wake_at),
+        completed_ms=int(wake_at * 1000),
+        serialization=_PORTABLE.name(),
+    )
+    yield from record(rt, ex, write)
+    return wake_at
+
+
+def wait_for(
+    rt: Runtime,
+    signal: Signal,
+    check: Callable[[], T | None],
+    deadline: float | None,
+    recheck_seconds: float,
+    workflow_id: str | None,
+) -> Flow[T | None]:
+    """Wait until ``check()`` finds something (returned) or ``deadline`` passes (None).
+
+    The caller registered ``signal`` under every key whose change could satisfy the check
+    *before* calling this, so a wake-up landing between a check and the wait is not lost.
+    The database is re-checked every ``recheck_seconds`` as a safety net. A cancel of
+    ``workflow_id`` made in this process, or a shutdown, ends the wait.
+    """
+    while True:
+        found = yield Offload(check, ())
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+        now = rt.clock.now()
+        if deadline is not None and now >= deadline:
+            return None
+        if workflow_id is not None and workflow_id in rt.cancelled:
+            raise cancelled_error(workflow_id)
+        if rt.stopping.is_set():
+            raise DBOSException("DBOS was shut down while waiting")
+        timeout = recheck_seconds if deadline is None else min(recheck_seconds, deadline - now)
+        yield Wait(signal, timeout)
+        signal.clear()
 
 
 def read_status(rt: Runtime, workflow_id: str) -> WorkflowStatus | None:

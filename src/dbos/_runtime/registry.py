@@ -60,16 +60,23 @@ class Registry:
     classes: dict[str, type] = field(default_factory=dict)
     instances: dict[str, object] = field(default_factory=dict)  # "<class>/<config name>"
     queues: dict[str, QueueLimits] = field(default_factory=dict)  # declared in this process
+    # The queues DBOS.listen_queues restricted this process to; None: every queue it knows.
+    listened_queues: frozenset[str] | None = None
 
     def register_queue(self, name: str, limits: QueueLimits) -> None:
         if name in self.queues and name != INTERNAL_QUEUE:
             raise Exception(f"Queue {name} has already been declared")
         self.queues[name] = limits
 
-    def served_queues(self) -> list[tuple[str, QueueLimits]]:
-        """The queues this process dequeues from: the internal one and every declared one."""
-        served = [(INTERNAL_QUEUE, self.queues.get(INTERNAL_QUEUE, QueueLimits()))]
-        return served + [(n, q) for n, q in self.queues.items() if n != INTERNAL_QUEUE]
+    def listen(self, names: frozenset[str]) -> None:
+        if self.listened_queues is not None:
+            raise DBOSException("DBOS.listen_queues can only be called once")
+        self.listened_queues = names
+
+    def listens_to(self, name: str) -> bool:
+        """Whether this process dequeues from ``name``; the internal queue it always does."""
+        listened = self.listened_queues
+        return listened is None or name in listened or name == INTERNAL_QUEUE
 
     def register_class(self, name: str, cls: type) -> None:
         existing = self.classes.get(name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from dbos._core.retry import attempts_allowed, retry_delay_seconds
@@ -21,6 +22,7 @@ from dbos._runtime.effects import CallUser, Flow, Offload, Sleep
 from dbos._runtime.execution import WorkflowExecution
 from dbos._runtime.registry import StepSpec
 from dbos._runtime.runtime import Runtime
+from dbos._storage.backend import Statement
 from dbos._storage.records import StepRow, StepWrite
 
 logger = logging.getLogger("dbos")
@@ -55,13 +57,18 @@ def replay(rt: Runtime, ex: WorkflowExecution, recorded: StepRow, expected_name:
     return rt.codec.decode_value(recorded.output, recorded.serialization)
 
 
-def record(rt: Runtime, ex: WorkflowExecution, write: StepWrite) -> Flow[None]:
-    """Checkpoint one operation.
+def record(
+    rt: Runtime, ex: WorkflowExecution, write: StepWrite, operation: Sequence[Statement] = ()
+) -> Flow[None]:
+    """Checkpoint one operation, committing ``operation``'s writes with it (all or nothing).
 
     Another execution having recorded it first means this one has lost the race: it stops
-    and leaves the workflow to the winner.
+    and leaves the workflow to the winner (and ``operation`` is not applied).
     """
-    result = yield Offload(rt.db.steps.record, (write,))
+    if operation:
+        result = yield Offload(rt.db.steps.record_with, (write, operation))
+    else:
+        result = yield Offload(rt.db.steps.record, (write,))
     if not result.recorded:
         completed_at = yield Offload(
             rt.db.steps.completed_at, (write.workflow_id, write.function_id)

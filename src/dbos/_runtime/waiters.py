@@ -65,16 +65,52 @@ class Signal:
                     self._loops.remove(entry)
 
 
+# What waiters wait on, by kind. A workflow's own ID is the key for its completion (and for a
+# cancel, which wakes whatever the workflow itself is waiting in). Postgres notifications
+# carry "<workflow id>::<topic or key>", which becomes a key by adding the kind's prefix.
+MESSAGE_PREFIX = "recv:"
+EVENT_PREFIX = "event:"
+STREAM_PREFIX = "stream:"
+
+
+def message_key(workflow_id: str, topic: str) -> str:
+    return f"{MESSAGE_PREFIX}{workflow_id}::{topic}"
+
+
+def event_key(workflow_id: str, key: str) -> str:
+    return f"{EVENT_PREFIX}{workflow_id}::{key}"
+
+
+def stream_key(workflow_id: str, key: str) -> str:
+    return f"{STREAM_PREFIX}{workflow_id}::{key}"
+
+
 class Waiters:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._signals: dict[str, list[Signal]] = {}
+        # Set whenever a waiter registers, so a poller can sleep while nobody waits.
+        self.busy = threading.Event()
+
+    def __len__(self) -> int:
+        """How many keys have a waiter (pollers only poll while someone waits)."""
+        return len(self._signals)
+
+    def register_exclusive(self, key: str, signal: Signal) -> bool:
+        """Register ``signal`` as the only waiter on ``key``; False if one is already there."""
+        with self._lock:
+            if self._signals.get(key):
+                return False
+            self._signals[key] = [signal]
+        self.busy.set()
+        return True
 
     def register(self, key: str, signal: Signal | None = None) -> Signal:
         """Set ``signal`` (a new one unless given) whenever ``key`` is notified."""
         signal = signal or Signal()
         with self._lock:
             self._signals.setdefault(key, []).append(signal)
+        self.busy.set()
         return signal
 
     def unregister(self, key: str, signal: Signal) -> None:
@@ -94,6 +130,14 @@ class Waiters:
             if not signals:
                 return
             signals = list(signals)
+        for signal in signals:
+            signal.set()
+
+    def notify_prefix(self, prefix: str) -> None:
+        with self._lock:
+            signals = [
+                s for k, group in self._signals.items() if k.startswith(prefix) for s in group
+            ]
         for signal in signals:
             signal.set()
 

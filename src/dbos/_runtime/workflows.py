@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
+from dbos._core.queue_rules import QueueLimits, enqueue_violation
 from dbos._core.serialization import Serializer
 from dbos._core.status import DELAYED, ENQUEUED, ERROR, PENDING, SUCCESS
 from dbos._error import (
@@ -65,20 +66,18 @@ def new_workflow_id() -> str:
     return str(uuid.uuid4())
 
 
-def _refuse_inside_step() -> None:
+def refuse_inside_step() -> None:
     if context.current_step() is not None and context.enclosing_execution() is not None:
         raise AssertionError("Steps must not start, call or enqueue workflows")
 
 
-def _check_identity(
-    workflow_id: str, info: WorkflowInfo, target: Target, found: InsertOutcome
-) -> None:
+def check_identity(workflow_id: str, name: str, target: Target, found: InsertOutcome) -> None:
     """Reusing an ID for a different function (or instance) is a caller bug, not a replay."""
-    if found.name != info.name:
+    if found.name != name:
         raise DBOSConflictingWorkflowError(
             workflow_id,
             f"Workflow already exists with a different function name: {found.name}, "
-            f"but the provided function name is: {info.name}",
+            f"but the provided function name is: {name}",
         )
     if (found.class_name, found.config_name) != (target.class_name, target.config_name):
         raise DBOSConflictingWorkflowError(
@@ -89,12 +88,11 @@ def _check_identity(
         )
 
 
-def _replay_child(
-    parent: WorkflowExecution, recorded: StepRow, info: WorkflowInfo, rt: Runtime
-) -> str:
-    if recorded.function_name != info.name:
+def replay_child(parent: WorkflowExecution, recorded: StepRow, name: str, rt: Runtime) -> str:
+    """The child a parent's earlier run recorded at this function ID (or its error)."""
+    if recorded.function_name != name:
         raise DBOSUnexpectedStepError(
-            parent.workflow_id, recorded.function_id, info.name, recorded.function_name
+            parent.workflow_id, recorded.function_id, name, recorded.function_name
         )
     if recorded.error is not None:
         raise rt.codec.decode_error(recorded.error, recorded.serialization)
@@ -102,7 +100,7 @@ def _replay_child(
     return recorded.child_workflow_id
 
 
-def _choose_workflow_id(
+def choose_workflow_id(
     parent: WorkflowExecution | None, function_id: int
 ) -> tuple[str, str | None]:
     """The SetWorkflowID value (consumed here), else ``<parent>-<fid>``, else a fresh UUID."""
@@ -125,6 +123,7 @@ def _new_row(
     parent: WorkflowExecution | None,
     target: Target,
     role: str | None,
+    timeouts: tuple[int | None, int | None],
 ) -> WorkflowInsert:
     ctx = context.current()
     roles = None if ctx is None or ctx.authenticated_roles is None else ctx.authenticated_roles
@@ -150,10 +149,12 @@ def _new_row(
         authenticated_roles=None if roles is None else json.dumps(roles),
         attributes=None if attributes is None else json.dumps(attributes),
         parent_workflow_id=parent.workflow_id if parent is not None else None,
+        workflow_timeout_ms=timeouts[0],
+        workflow_deadline_epoch_ms=timeouts[1],
     )
 
 
-def _timeout_and_deadline(
+def timeout_and_deadline(
     rt: Runtime, parent: WorkflowExecution | None, status: str
 ) -> tuple[int | None, int | None]:
     """The row's timeout and absolute deadline.
@@ -174,11 +175,21 @@ def _timeout_and_deadline(
 
 
 def _with_enqueue_settings(
-    row: WorkflowInsert, status: str, queue_name: str | None
+    row: WorkflowInsert, queue_name: str | None, queue_limits: QueueLimits | None
 ) -> WorkflowInsert:
-    """Apply SetEnqueueOptions; options that need a queue are refused without one."""
+    """Apply SetEnqueueOptions; options that need a queue are refused without one.
+
+    ``queue_limits``: the queue's settings when it is declared in this process, so that a
+    partition key missing on a partitioned queue (or given on another) is refused here.
+    """
     ctx = context.current()
     settings = None if ctx is None else ctx.enqueue
+    if queue_name is not None:
+        key = None if settings is None else settings.queue_partition_key
+        dedup = None if settings is None else settings.deduplication_id
+        violation = enqueue_violation(queue_name, queue_limits, key, dedup)
+        if violation is not None:
+            raise DBOSException(violation)
     if settings is None:
         return row
     if queue_name is None:
@@ -186,11 +197,11 @@ def _with_enqueue_settings(
             raise DBOSException(
                 f"{', '.join(settings.queue_only)} set on a workflow that is not being enqueued"
             )
+        check_duplication_policy(settings.duplication_policy, None, None)
         if settings.app_version is None:
             return row
         return replace(row, application_version=settings.app_version)
-    if settings.duplication_policy == "return-existing":
-        raise DBOSException("duplication_policy='return-existing' is not supported yet")
+    check_duplication_policy(settings.duplication_policy, queue_name, settings.deduplication_id)
     delayed = settings.delay_until_epoch_ms is not None
     return replace(
         row,
@@ -203,35 +214,81 @@ def _with_enqueue_settings(
     )
 
 
-def _insert(
+def check_duplication_policy(
+    policy: str | None, queue_name: str | None, deduplication_id: str | None
+) -> None:
+    """Policy "return-existing" only applies to an enqueue with a deduplication ID."""
+    if policy == "return-existing" and (queue_name is None or deduplication_id is None):
+        raise DBOSException(
+            "duplication_policy='return-existing' needs a queue and a deduplication_id"
+        )
+
+
+def _duplication_policy() -> str | None:
+    ctx = context.current()
+    return None if ctx is None or ctx.enqueue is None else ctx.enqueue.duplication_policy
+
+
+def insert_flow(
     rt: Runtime,
     row: WorkflowInsert,
-    info: WorkflowInfo,
+    name: str,
     parent: WorkflowExecution | None,
     function_id: int,
-) -> Flow[InsertOutcome]:
-    """Insert the row; a taken deduplication ID is refused, durably inside a parent."""
-    try:
-        found: InsertOutcome = yield Offload(rt.db.workflows.insert, (row,))
-        return found
-    except DuplicateKey:
-        if row.deduplication_id is None:
-            raise
-        error = DBOSQueueDeduplicatedError(
-            row.workflow_id, row.queue_name or "", row.deduplication_id
+    policy: str | None,
+) -> Flow[InsertOutcome | str]:
+    """Insert the row, or find what holds its deduplication ID.
+
+    With "return-existing" a taken ID gives the holder's workflow ID (retrying the insert
+    if the holder let go of it meanwhile); otherwise the enqueue is refused, durably
+    inside a parent, so a replay raises the same error instead of enqueueing.
+    """
+    # Within a burst of enqueues onto one queue, only the first notifies other processes at
+    # once; a notice for the rest follows (see QueueNotices).
+    quiet = row.status == ENQUEUED and rt.queue_notices.quiet(row.queue_name or "")
+    while True:
+        try:
+            found: InsertOutcome = yield Offload(rt.db.workflows.insert, (row, quiet))
+            return found
+        except DuplicateKey:
+            if row.deduplication_id is None or row.queue_name is None:
+                raise
+        if policy != "return-existing":
+            break
+        holder = yield Offload(
+            rt.db.workflows.deduplication_holder, (row.queue_name, row.deduplication_id)
         )
+        if holder is not None:
+            return str(holder)
+    error = DBOSQueueDeduplicatedError(row.workflow_id, row.queue_name, row.deduplication_id)
     if parent is not None:  # a replay of the parent re-raises it instead of enqueueing
         write = checkpoint_write(
             rt,
             parent,
             function_id,
-            info.name,
+            name,
             row.created_at,
             error=rt.codec.encode_error(error, rt.codec.configured),
             child_workflow_id=row.workflow_id,
         )
         yield from record(rt, parent, write)
     raise error
+
+
+def record_child(
+    rt: Runtime,
+    parent: WorkflowExecution | None,
+    function_id: int,
+    name: str,
+    started_ms: int,
+    child_id: str,
+) -> Flow[None]:
+    """Inside a parent, checkpoint which workflow its start or enqueue stands for."""
+    if parent is not None:
+        write = checkpoint_write(
+            rt, parent, function_id, name, started_ms, child_workflow_id=child_id
+        )
+        yield from record(rt, parent, write)
 
 
 def begin_workflow(
@@ -242,6 +299,7 @@ def begin_workflow(
     *,
     status: str = PENDING,
     queue_name: str | None = None,
+    queue_limits: QueueLimits | None = None,
     direct_call: bool = False,
 ) -> Flow[Started]:
     """Insert the workflow's row (or find it), and inside a parent record it as a child.
@@ -251,52 +309,41 @@ def begin_workflow(
     DBOS.getResult ID together with the child's, before anything can await: concurrent
     calls (asyncio.gather) then number their operations the same on every run.
     """
-    _refuse_inside_step()
+    refuse_inside_step()
     serializer = rt.codec.serializer_for(info.serialization_type)
     parent = context.current_execution()
     function_id = parent.next_function_id() if parent is not None else 0
     result_id = parent.next_function_id() if parent is not None and direct_call else None
     # Consumed even when the child is replayed, so a later child cannot take this ID.
-    workflow_id, reuse_policy = _choose_workflow_id(parent, function_id)
+    workflow_id, reuse_policy = choose_workflow_id(parent, function_id)
     if parent is not None:
         recorded = begin_operation(rt, parent, function_id)
         if recorded is not None:
-            child_id = _replay_child(parent, recorded, info, rt)
+            child_id = replay_child(parent, recorded, info.name, rt)
             return Started(child_id, False, RunTicket(child_id, serializer, ""), result_id)
     target = split_target(info, args)
     role = assumed_role(info, context.current())  # refused before anything is written
     inputs = rt.codec.encode_args(target.stored_args, kwargs, serializer)
-    timeout_ms, deadline_ms = _timeout_and_deadline(rt, parent, status)
+    timeouts = timeout_and_deadline(rt, parent, status)
     row = _new_row(
-        rt, info, workflow_id, inputs, serializer, status, queue_name, parent, target, role
-    )
-    row = replace(
-        _with_enqueue_settings(row, status, queue_name),
-        workflow_timeout_ms=timeout_ms,
-        workflow_deadline_epoch_ms=deadline_ms,
-    )
-    found = yield from _insert(rt, row, info, parent, function_id)
+        rt, info, workflow_id, inputs, serializer, status, queue_name, parent, target, role,
+        timeouts,
+    )  # fmt: skip
+    row = _with_enqueue_settings(row, queue_name, queue_limits)
+    found = yield from insert_flow(rt, row, info.name, parent, function_id, _duplication_policy())
+    if isinstance(found, str):  # "return-existing": the holder stands in for this workflow
+        yield from record_child(rt, parent, function_id, info.name, row.created_at, found)
+        return Started(found, False, RunTicket(found, serializer, ""), result_id)
     if not found.created:
-        _check_identity(workflow_id, info, target, found)
-        if reuse_policy == "reject":
-            raise DBOSWorkflowIDInUseError(workflow_id, found.status, found.name)
-        if found.queue_name != queue_name and queue_name is not None:
-            logger.warning(
-                "Workflow %s already exists on queue %s; not moving it to %s",
-                workflow_id, found.queue_name, queue_name,
-            )  # fmt: skip
-    if parent is not None:
-        write = checkpoint_write(
-            rt, parent, function_id, info.name, row.created_at, child_workflow_id=workflow_id
-        )
-        yield from record(rt, parent, write)
+        _check_existing(workflow_id, info, target, found, reuse_policy, queue_name)
+    yield from record_child(rt, parent, function_id, info.name, row.created_at, workflow_id)
     if status == ENQUEUED:
-        rt.wake_queues()
+        rt.wake_queues(queue_name)
     ticket = RunTicket(
         workflow_id,
         serializer,
         row.owner_xid,
-        deadline_ms=deadline_ms,
+        deadline_ms=timeouts[1],
         authenticated_user=row.authenticated_user,
         authenticated_roles=json.loads(row.authenticated_roles)
         if row.authenticated_roles
@@ -304,6 +351,25 @@ def begin_workflow(
         assumed_role=row.assumed_role,
     )
     return Started(workflow_id, found.created and status == PENDING, ticket, result_id)
+
+
+def _check_existing(
+    workflow_id: str,
+    info: WorkflowInfo,
+    target: Target,
+    found: InsertOutcome,
+    reuse_policy: str | None,
+    queue_name: str | None,
+) -> None:
+    """The ID exists already: the same workflow (a re-invocation), or a caller error."""
+    check_identity(workflow_id, info.name, target, found)
+    if reuse_policy == "reject":
+        raise DBOSWorkflowIDInUseError(workflow_id, found.status, found.name)
+    if found.queue_name != queue_name and queue_name is not None:
+        logger.warning(
+            "Workflow %s already exists on queue %s; not moving it to %s",
+            workflow_id, found.queue_name, queue_name,
+        )  # fmt: skip
 
 
 def execute_flow(

@@ -46,6 +46,8 @@ _POSTGRES_ONLY_CONNECT_ARGS = ("application_name", "connect_timeout")
 _SQLITE_BEGIN = "dbos_sqlite_begin"
 # Serialises creating the table across processes launching at once (any fixed key).
 _DDL_LOCK_KEY = 1_234_567_891
+# Workflow IDs per DELETE: within SQLite's limit on parameters.
+_ID_CHUNK = 4096
 
 # SQLSTATEs a retry can cure: serialization failure and deadlock, and the classes meaning the
 # server or the link is away: connection exception (08), insufficient resources (53),
@@ -95,6 +97,16 @@ GET_OUTPUT = """
 SELECT function_name, output, error, executor_id, created_at FROM {t}
 WHERE workflow_uuid = :workflow_id AND function_id = :function_id
 """
+
+# Management: deleting a workflow deletes its outcomes; a rewind deletes those from its start
+# step on; garbage collection deletes old ones except those of workflows still active.
+DELETE_OUTPUTS = "DELETE FROM {t} WHERE workflow_uuid IN :workflow_ids"
+DELETE_OUTPUTS_FROM = "DELETE FROM {t} WHERE workflow_uuid = :workflow_id AND function_id >= :step"
+DELETE_OLD_OUTPUTS = "DELETE FROM {t} WHERE created_at < :cutoff"
+OLD_OUTPUT_WORKFLOWS = "SELECT DISTINCT workflow_uuid FROM {t} WHERE created_at < :cutoff"
+DELETE_OLD_OUTPUTS_EXCEPT = (
+    "DELETE FROM {t} WHERE created_at < :cutoff AND workflow_uuid NOT IN :keep"
+)
 
 _COMMIT_HINT = (
     "DBOS.sql_session.{method}() must not be called inside a @DBOS.transaction: DBOS commits "
@@ -228,6 +240,15 @@ class ApplicationDatabase:
             INSERT_OUTPUT.format(t=table, txn_id=txn_id, txn_snapshot=txn_snapshot)
         )
         self._get = sa.text(GET_OUTPUT.format(t=table))
+        self._delete_outputs = sa.text(DELETE_OUTPUTS.format(t=table)).bindparams(
+            sa.bindparam("workflow_ids", expanding=True)
+        )
+        self._delete_outputs_from = sa.text(DELETE_OUTPUTS_FROM.format(t=table))
+        self._delete_old = sa.text(DELETE_OLD_OUTPUTS.format(t=table))
+        self._old_workflows = sa.text(OLD_OUTPUT_WORKFLOWS.format(t=table))
+        self._delete_old_except = sa.text(DELETE_OLD_OUTPUTS_EXCEPT.format(t=table)).bindparams(
+            sa.bindparam("keep", expanding=True)
+        )
         self._ddl = [sa.text(CREATE_TABLE.format(t=table)), sa.text(CREATE_INDEX.format(t=table))]
 
     @classmethod
@@ -295,6 +316,37 @@ class ApplicationDatabase:
         return TransactionOutput(
             workflow_id, function_id, name, output, error, executor_id, created_at
         )
+
+    def delete_outputs(self, workflow_ids: list[str]) -> int:
+        """Delete the recorded transaction outcomes of these workflows; returns how many."""
+        if not workflow_ids:
+            return 0
+        deleted = 0
+        with self.engine.begin() as conn:
+            for start in range(0, len(workflow_ids), _ID_CHUNK):
+                chunk = workflow_ids[start : start + _ID_CHUNK]
+                deleted += conn.execute(self._delete_outputs, {"workflow_ids": chunk}).rowcount
+        return deleted
+
+    def delete_outputs_from(self, workflow_id: str, function_id: int) -> int:
+        """Delete a workflow's transaction outcomes at ``function_id`` and after (a rewind)."""
+        params = {"workflow_id": workflow_id, "step": function_id}
+        with self.engine.begin() as conn:
+            return int(conn.execute(self._delete_outputs_from, params).rowcount)
+
+    def garbage_collect(self, cutoff_ms: int, keep_workflow_ids: set[str]) -> int:
+        """Delete outcomes recorded before ``cutoff_ms``, except those of the kept workflows."""
+        if len(keep_workflow_ids) > _ID_CHUNK:
+            # Too many to name in one statement: find the old ones' workflows and delete
+            # those that are not kept, by name.
+            with self.engine.connect() as conn:
+                old = conn.execute(self._old_workflows, {"cutoff": cutoff_ms}).scalars().all()
+            return self.delete_outputs([w for w in old if w not in keep_workflow_ids])
+        with self.engine.begin() as conn:
+            if not keep_workflow_ids:
+                return int(conn.execute(self._delete_old, {"cutoff": cutoff_ms}).rowcount)
+            params = {"cutoff": cutoff_ms, "keep": sorted(keep_workflow_ids)}
+            return int(conn.execute(self._delete_old_except, params).rowcount)
 
     def retriable(self, exc: BaseException) -> bool:
         """Whether another attempt of the transaction that raised ``exc`` can succeed."""

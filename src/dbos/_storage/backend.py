@@ -16,6 +16,13 @@ class DuplicateKey(Exception):
     """A write broke a unique constraint (e.g. a queue's deduplication ID is taken)."""
 
 
+class MissingReference(Exception):
+    """A write named a row that does not exist (a foreign key), e.g. a message to nobody."""
+
+
+Statement = tuple[str, Params]
+
+
 class Listener(Protocol):
     """A subscription to database notifications (Postgres LISTEN)."""
 
@@ -39,7 +46,10 @@ class Backend(Protocol):
     - ``read_one`` / ``read_all`` run one statement that sees committed data.
     - ``write_one`` runs one statement as its own durable transaction, in one round trip, and
       returns the rows it produced. It is the checkpoint path: no caller-held transaction,
-      so a later group-commit writer can batch such calls from many workflows.
+      so a later group-commit writer can batch such calls from many workflows. When a
+      retry follows an attempt whose commit may have landed unacknowledged, the backend
+      runs ``rerun`` (a query and its parameters) instead, if one is given: a caller whose
+      statement is not idempotent uses it to find what the first attempt did.
     - ``transact(fn)`` runs ``fn(connection)`` inside one write transaction: committed when
       ``fn`` returns, rolled back when it raises. On SQLite it holds the write lock from the
       start (``BEGIN IMMEDIATE``), so read-then-write inside it is safe. ``fn`` may be run
@@ -47,6 +57,7 @@ class Backend(Protocol):
     - Retriable connection errors are retried inside the backend ("pause rather than
       diverge"); callers see only errors that retrying cannot fix.
     - A statement that breaks a unique constraint raises DuplicateKey, on every backend.
+    - A statement that breaks a foreign key raises MissingReference, on every backend.
     """
 
     dialect: Dialect
@@ -55,11 +66,30 @@ class Backend(Protocol):
 
     def read_all(self, query: str, params: Params = ()) -> list[Row]: ...
 
-    def write_one(self, query: str, params: Params = ()) -> list[Row]: ...
+    def write_one(
+        self, query: str, params: Params = (), *, rerun: tuple[str, Params] | None = None
+    ) -> list[Row]: ...
+    def read_rows(self, query: str, params: Params = ()) -> list[Row]:
+        """``read_all`` for reads of many wide rows (listings), where decoding dominates."""
+        ...
 
     def transact(self, fn: Callable[[Connection], T]) -> T: ...
 
+    def write_batch(self, statements: Sequence[Statement]) -> list[Row]:
+        """Run ``statements`` as one transaction, in one round trip; the first one's rows.
+
+        All or nothing: a statement that fails rolls the others back. This is how an
+        operation and its checkpoint commit together (a message and its ``DBOS.send`` step)
+        at the cost of a single commit. The statements must not depend on each other's
+        effects: on Postgres they may run as one statement, all seeing the same snapshot.
+        """
+        ...
+
     def close(self) -> None: ...
+
+    def external_commits(self) -> int | None:
+        """A counter that moves when another process commits; None where LISTEN serves."""
+        ...
 
     def listen(self, channels: Sequence[str]) -> Listener | None:
         """A listener on ``channels``, or None where the backend has no notifications."""

@@ -6,7 +6,13 @@ Queries are written once, with ``?`` placeholders and ``{s}`` before each table 
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+# Longer lists go to SQLite as one JSON parameter; it allows 32,766 parameters per statement.
+_SQLITE_INLINE_VALUES = 512
 
 
 @dataclass(frozen=True)
@@ -21,12 +27,45 @@ class Dialect:
     # Serialises claimers of one queue for a transaction, so a shared budget (global
     # concurrency) is counted and spent atomically. SQLite's BEGIN IMMEDIATE already does.
     queue_lock: str = ""
+    # A column that orders a table's rows by insertion, to break ties between rows written in
+    # the same millisecond (messages are received oldest first). SQLite tables have rowid.
+    insertion_order: str = "rowid"
+    # Locks a row read inside a transaction until it commits (read-modify-write); SQLite's
+    # BEGIN IMMEDIATE already excludes other writers.
+    lock_row: str = ""
+    # JSON containment (``@>``) on the attributes column: Postgres JSONB only.
+    json_containment: bool = False
+    # How a LIMIT clause says "no limit", for an OFFSET without a LIMIT.
+    no_limit: str = "-1"
+    # One write transaction at a time, database-wide (SQLite): long ones stall every writer.
+    serialized_writes: bool = True
+    # SQLite uses a partial index only when the query repeats the index's WHERE term for term;
+    # Postgres proves the implication itself (and a repeated term would skew its estimates).
+    repeats_index_predicates: bool = True
+    # Wakes idle queue runners in every process (empty: the database cannot).
+    announce_queue: str = ""
+    # A parameter that also asks the row trigger not to notify for this statement (see
+    # migration 0005): the enqueue's notice comes later. Just the parameter on SQLite.
+    quiet_parameter: str = "?"
 
     def sql(self, text: str) -> str:
         compiled = text.replace("{s}", self.table_prefix)
         if self.placeholder != "?":
             compiled = compiled.replace("%", "%%").replace("?", self.placeholder)
         return compiled
+
+    def member_of(self, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
+        """``column`` is one of ``values``, as uncompiled SQL and its parameters.
+
+        Postgres takes the list as one array parameter, so the statement's text does not
+        depend on the list's length. SQLite has no arrays: a short list gets one placeholder
+        per value, and a long one (past SQLite's limit on parameters) goes as a JSON array.
+        """
+        if self.name == "postgres":
+            return f"{column} = ANY(?)", (list(values),)
+        if len(values) > _SQLITE_INLINE_VALUES:
+            return f"{column} IN (SELECT value FROM json_each(?))", (json.dumps(list(values)),)
+        return f"{column} IN ({', '.join('?' * len(values))})", tuple(values)
 
 
 def sqlite_dialect() -> Dialect:
@@ -40,4 +79,15 @@ def postgres_dialect(schema: str) -> Dialect:
         "%s",
         skip_locked="FOR UPDATE SKIP LOCKED",
         queue_lock="SELECT pg_advisory_xact_lock(hashtext(%s))",
+        insertion_order="seq",
+        lock_row="FOR UPDATE",
+        json_containment=True,
+        no_limit="ALL",
+        serialized_writes=False,
+        repeats_index_predicates=False,
+        announce_queue="SELECT pg_notify('dbos_queue_channel', %s)",
+        quiet_parameter=(
+            "(SELECT CAST(%s AS TEXT) FROM "
+            "(SELECT set_config('dbos.quiet_enqueue', 'on', true)) AS quiet)"
+        ),
     )

@@ -23,11 +23,18 @@ def is_sqlite(url: str) -> bool:
 
 
 def open_backend(
-    url: str, *, schema: str = "dbos", pool_size: int = 20, sqlite_synchronous: str = "FULL"
+    url: str,
+    *,
+    schema: str = "dbos",
+    pool_size: int = 20,
+    sqlite_synchronous: str = "FULL",
+    retry_connection_errors: bool = True,
 ) -> Backend:
     if is_sqlite(url):
         return sqlite_backend.SQLiteBackend(url, synchronous=sqlite_synchronous)
-    return postgres_backend.PostgresBackend(url, schema=schema, pool_size=pool_size)
+    return postgres_backend.PostgresBackend(
+        url, schema=schema, pool_size=pool_size, retry_connection_errors=retry_connection_errors
+    )
 
 
 def open_system_database(
@@ -37,6 +44,7 @@ def open_system_database(
     pool_size: int = 20,
     sqlite_synchronous: str = "FULL",
     create: bool = True,
+    retry_connection_errors: bool = True,
 ) -> SystemDatabase:
     """Open the system database; with ``create``, make it first when it is missing."""
     if is_sqlite(url):
@@ -47,7 +55,11 @@ def open_system_database(
     elif not postgres_backend.database_exists(url):
         raise SchemaError("the system database does not exist; run migrations (dbos migrate)")
     backend = open_backend(
-        url, schema=schema, pool_size=pool_size, sqlite_synchronous=sqlite_synchronous
+        url,
+        schema=schema,
+        pool_size=pool_size,
+        sqlite_synchronous=sqlite_synchronous,
+        retry_connection_errors=retry_connection_errors,
     )
     return SystemDatabase(backend, schema)
 

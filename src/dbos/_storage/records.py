@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from dbos._core.queue_rules import QueueLimits
+
 
 @dataclass(frozen=True, slots=True)
 class WorkflowInsert:
@@ -164,6 +166,17 @@ class ClaimedWorkflow:
     recovery_attempts: int
     owner: str  # the token the claim stamped; the run's outcome write must present it
     queue_name: str | None = None
+    partition_key: str | None = None
+    # What running it needs from the row, returned by the claim itself.
+    class_name: str | None = None
+    config_name: str | None = None
+    inputs: str | None = None
+    serialization: str | None = None
+    authenticated_user: str | None = None
+    assumed_role: str | None = None
+    authenticated_roles: str | None = None
+    workflow_deadline_epoch_ms: int | None = None
+    has_steps: bool = True  # False: nothing recorded yet, so there is nothing to replay
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,3 +202,72 @@ class TransactionOutput(NamedTuple):
     error: str | None
     executor_id: str | None
     created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRecord:
+    """A queue registered in the database."""
+
+    name: str
+    limits: QueueLimits
+    application_name: str | None
+    created_at: int
+    updated_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class StepInfoRow:
+    """A recorded operation as list_workflow_steps reads it (still serialized)."""
+
+    function_id: int
+    function_name: str
+    output: str | None
+    error: str | None
+    child_workflow_id: str | None
+    started_at_epoch_ms: int | None
+    completed_at_epoch_ms: int | None
+    serialization: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ForkRequest:
+    """A new workflow to create from an existing one's row and its history before a step."""
+
+    source_id: str
+    fork_id: str
+    start_step: int
+    queue_name: str
+    queue_partition_key: str | None
+    application_version: str | None
+    # The forking application claims an unclaimed source's fork (spec 13.8).
+    application_name: str | None
+    # None keeps the source's own timeout.
+    workflow_timeout_ms: int | None
+    replacement_children: dict[str, str]
+    owner_xid: str
+    now_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ForkOutcome:
+    """What a fork found: the source missing, the fork created, or its ID already taken.
+
+    When the ID is taken, ``existing_forked_from`` is what that workflow was forked from,
+    so that forking the same source under the same ID again can return it.
+    """
+
+    source_missing: bool = False
+    created: bool = False
+    existing_forked_from: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RewindRequest:
+    """Move a finished workflow back to a step, in place, and queue it to run from there."""
+
+    workflow_id: str
+    start_step: int
+    queue_name: str
+    queue_partition_key: str | None
+    application_version: str | None  # None keeps the row's version
+    now_ms: int

@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from dbos._storage.backend import Connection, DuplicateKey, Params, Row
+from dbos._storage.backend import (
+    Connection,
+    DuplicateKey,
+    MissingReference,
+    Params,
+    Row,
+    Statement,
+)
 from dbos._storage.dialect import sqlite_dialect
 
 T = TypeVar("T")
@@ -84,14 +91,19 @@ class SQLiteBackend:
         with reader.lock:
             return reader.conn.execute(query, params).fetchall()
 
-    def write_one(self, query: str, params: Params = ()) -> list[Row]:
+    def read_rows(self, query: str, params: Params = ()) -> list[Row]:
+        return self.read_all(query, params)
+
+    def write_one(
+        self, query: str, params: Params = (), *, rerun: tuple[str, Params] | None = None
+    ) -> list[Row]:
+        # ``rerun`` is never needed here: a statement that failed on the local file (locked)
+        # did not commit, so retrying the statement itself is exact.
         with self._write_lock:
             try:  # the checkpoint path: no closure or retry wrapper unless the file is locked
                 return self._writer.execute(query, params).fetchall()
             except sqlite3.IntegrityError as exc:
-                if "UNIQUE" in str(exc):
-                    raise DuplicateKey(str(exc)) from exc
-                raise
+                raise _integrity_error(exc) from exc
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc):
                     raise
@@ -99,7 +111,10 @@ class SQLiteBackend:
 
     def transact(self, fn: Callable[[Connection], T]) -> T:
         with self._write_lock:
-            return _retry_locked(lambda: self._run_transaction(fn))
+            try:
+                return _retry_locked(lambda: self._run_transaction(fn))
+            except sqlite3.IntegrityError as exc:
+                raise _integrity_error(exc) from exc
 
     def _run_transaction(self, fn: Callable[[Connection], T]) -> T:
         conn = self._writer
@@ -111,6 +126,23 @@ class SQLiteBackend:
             raise
         conn.execute("COMMIT")
         return result
+
+    def write_batch(self, statements: Sequence[Statement]) -> list[Row]:
+        def run(conn: Connection) -> list[Row]:
+            results = [conn.execute(query, params).fetchall() for query, params in statements]
+            return results[0] if results else []
+
+        return self.transact(run)
+
+    def external_commits(self) -> int:
+        """A number that changes whenever another process commits to this file.
+
+        Read on the writer: every write of this process goes through that connection, and a
+        connection's ``data_version`` moves only for commits made by *other* connections.
+        """
+        with self._write_lock:
+            row = self._writer.execute("PRAGMA data_version").fetchone()
+        return int(row[0])
 
     def listen(self, channels: Sequence[str]) -> None:
         """SQLite has no notifications: writers wake their own process directly."""
@@ -141,6 +173,16 @@ class _Reader:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self.lock = threading.Lock()
+
+
+def _integrity_error(exc: sqlite3.IntegrityError) -> Exception:
+    """The backend-neutral form of a constraint failure, where there is one."""
+    text = str(exc)
+    if "UNIQUE" in text or "PRIMARY KEY" in text:
+        return DuplicateKey(text)
+    if "FOREIGN KEY" in text:
+        return MissingReference(text)
+    return exc
 
 
 def _retry_locked(op: Callable[[], T]) -> T:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dbos._storage.backend import Backend
+from collections.abc import Sequence
+
+from dbos._storage.backend import Backend, DuplicateKey, Statement
 from dbos._storage.records import RecordResult, StepRow, StepWrite
 
 _STEP_COLUMNS = "function_id, function_name, output, error, child_workflow_id, serialization"
@@ -30,6 +32,15 @@ ON CONFLICT (workflow_uuid, function_id) DO NOTHING
 RETURNING (SELECT status FROM {s}workflow_status WHERE workflow_uuid = ?)
 """
 
+# The same checkpoint without ON CONFLICT, for recording together with the operation it stands
+# for: a row already at this function ID fails the statement, which rolls the operation back.
+RECORD_STRICT = """
+INSERT INTO {s}operation_outputs (workflow_uuid, function_id, function_name, output, error,
+    serialization, child_workflow_id, started_at_epoch_ms, completed_at_epoch_ms, application_name)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+RETURNING (SELECT status FROM {s}workflow_status WHERE workflow_uuid = ?)
+"""
+
 
 class StepStore:
     def __init__(self, backend: Backend) -> None:
@@ -39,6 +50,7 @@ class StepStore:
         self._load = sql(LOAD)
         self._get = sql(GET)
         self._get_completed_at = sql(GET_COMPLETED_AT)
+        self._record_strict = sql(RECORD_STRICT)
 
     def load(self, workflow_id: str) -> dict[int, StepRow]:
         """Every recorded operation of a workflow, by function ID: what a replay needs."""
@@ -56,6 +68,25 @@ class StepStore:
         """
         rows = self._db.write_one(self._record, (*s, s.workflow_id))
         if not rows:
+            return RecordResult(False, None)
+        return RecordResult(True, rows[0][0])
+
+    def strict_record(self, s: StepWrite) -> Statement:
+        """The checkpoint as a statement that fails if the function ID is already recorded."""
+        return self._record_strict, (*s, s.workflow_id)
+
+    def record_with(self, s: StepWrite, operation: Sequence[Statement]) -> RecordResult:
+        """Record a checkpoint and the writes of the operation it stands for, in one commit.
+
+        The checkpoint goes first; if another execution already recorded this function ID,
+        the whole transaction, the operation included, is rolled back and ``recorded`` is
+        False. DuplicateKey from the operation's own statements is raised to the caller.
+        """
+        try:
+            rows = self._db.write_batch([self.strict_record(s), *operation])
+        except DuplicateKey:
+            if self.completed_at(s.workflow_id, s.function_id) is None:
+                raise
             return RecordResult(False, None)
         return RecordResult(True, rows[0][0])
 

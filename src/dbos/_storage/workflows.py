@@ -21,10 +21,11 @@ _INSERT_COLUMNS = (
 _IDENTITY = "status, name, class_name, config_name, queue_name, workflow_deadline_epoch_ms"
 
 # A new row, or nothing when the ID exists: the caller that created the row is the one that
-# runs it, so re-invoking an ID never starts a second execution.
+# runs it, so re-invoking an ID never starts a second execution. {owner} is the owner_xid
+# parameter, which a quiet enqueue wraps (Dialect.quiet_parameter).
 INSERT = f"""
 INSERT INTO {{s}}workflow_status ({_INSERT_COLUMNS})
-VALUES ({", ".join("?" * 27)})
+VALUES ({", ".join("?" * 12)}, {{owner}}, {", ".join("?" * 14)})
 ON CONFLICT (workflow_uuid) DO NOTHING
 RETURNING {_IDENTITY}
 """
@@ -43,6 +44,11 @@ WHERE workflow_uuid = ? AND status = 'PENDING' AND owner_xid = ?
 RETURNING workflow_uuid
 """
 
+# Who holds a queue's deduplication ID (the unique index finds it).
+DEDUPLICATION_HOLDER = """
+SELECT workflow_uuid FROM {s}workflow_status WHERE queue_name = ? AND deduplication_id = ?
+"""
+
 GET_OUTCOME = (
     "SELECT status, output, error, serialization FROM {s}workflow_status WHERE workflow_uuid = ?"
 )
@@ -51,31 +57,26 @@ GET_STATUS = "SELECT status FROM {s}workflow_status WHERE workflow_uuid = ?"
 
 GET_ROW = f"SELECT {WORKFLOW_COLUMNS} FROM {{s}}workflow_status WHERE workflow_uuid = ?"
 
-# A finished workflow (SUCCESS, ERROR) keeps its outcome; anything else becomes CANCELLED and
-# leaves its queue, freeing its concurrency slot and deduplication ID.
-CANCEL = """
-UPDATE {s}workflow_status
-SET status = 'CANCELLED', queue_name = NULL, deduplication_id = NULL,
-    started_at_epoch_ms = NULL, updated_at = ?, completed_at = ?
-WHERE workflow_uuid = ? AND status NOT IN ('SUCCESS', 'ERROR')
-RETURNING workflow_uuid
-"""
-
 
 class WorkflowStore:
     def __init__(self, backend: Backend) -> None:
         self._db = backend
         sql = backend.dialect.sql
-        self._insert = sql(INSERT)
+        self._insert = sql(INSERT).replace("{owner}", backend.dialect.placeholder)
+        self._insert_quiet = sql(INSERT).replace("{owner}", backend.dialect.quiet_parameter)
         self._get_identity = sql(GET_IDENTITY)
         self._record_outcome = sql(RECORD_OUTCOME)
         self._get_outcome = sql(GET_OUTCOME)
+        self._deduplication_holder = sql(DEDUPLICATION_HOLDER)
         self._get_status = sql(GET_STATUS)
         self._get_row = sql(GET_ROW)
-        self._cancel = sql(CANCEL)
 
-    def insert(self, w: WorkflowInsert) -> InsertOutcome:
-        """Insert ``w`` unless its ID exists; report which happened and the row's identity."""
+    def insert(self, w: WorkflowInsert, quiet: bool = False) -> InsertOutcome:
+        """Insert ``w`` unless its ID exists; report which happened and the row's identity.
+
+        ``quiet``: an ENQUEUED row does not notify other processes now (a notice follows).
+        """
+        insert = self._insert_quiet if quiet else self._insert
         params = (
             w.workflow_id, w.status, w.name, w.class_name, w.config_name, w.inputs,
             w.serialization, w.executor_id, w.application_version, w.application_name,
@@ -85,7 +86,7 @@ class WorkflowStore:
             w.parent_workflow_id, w.delay_until_epoch_ms, w.attributes, w.application_id,
         )  # fmt: skip
         while True:
-            created = self._db.write_one(self._insert, params)
+            created = self._db.write_one(insert, params)
             if created:
                 return InsertOutcome(True, *created[0])
             existing = self._db.read_one(self._get_identity, (w.workflow_id,))
@@ -106,6 +107,11 @@ class WorkflowStore:
         params = (status, output, error, now_ms, now_ms, workflow_id, owner)
         return bool(self._db.write_one(self._record_outcome, params))
 
+    def deduplication_holder(self, queue_name: str, deduplication_id: str) -> str | None:
+        """The workflow holding ``deduplication_id`` on ``queue_name``, if any does."""
+        row = self._db.read_one(self._deduplication_holder, (queue_name, deduplication_id))
+        return None if row is None else str(row[0])
+
     def get_outcome(self, workflow_id: str) -> WorkflowOutcome | None:
         row = self._db.read_one(self._get_outcome, (workflow_id,))
         return None if row is None else WorkflowOutcome(*row)
@@ -117,7 +123,3 @@ class WorkflowStore:
     def get(self, workflow_id: str) -> WorkflowRow | None:
         row = self._db.read_one(self._get_row, (workflow_id,))
         return None if row is None else WorkflowRow.from_row(row)
-
-    def cancel(self, workflow_id: str, now_ms: int) -> bool:
-        """Cancel a workflow that has not finished; True if this call changed the row."""
-        return bool(self._db.write_one(self._cancel, (now_ms, now_ms, workflow_id)))

@@ -1,0 +1,125 @@
+"""NotifierService: other processes' writes in, in-process wake-ups out (one per process).
+
+On Postgres one dedicated connection LISTENs: triggers announce enqueues (waking the queue
+runner) and messages, events and stream values (waking the recv, get_event and read_stream
+waiters on that key), so a waiter here wakes within milliseconds of another process's commit.
+
+SQLite has no notifications. Writes made in this process wake their waiters directly; writes
+from other processes on the same file are noticed by polling ``PRAGMA data_version``, which
+costs microseconds and moves only when another process commits. It is polled every 10 ms,
+and only while something in this process waits.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from dbos._runtime.runtime import Runtime
+from dbos._runtime.waiters import EVENT_PREFIX, MESSAGE_PREFIX, STREAM_PREFIX
+from dbos._storage.backend import Listener
+
+logger = logging.getLogger("dbos")
+QUEUE_CHANNEL = "dbos_queue_channel"
+# Channel -> the waiter-key prefix its payloads ("<workflow id>::<topic or key>") belong to.
+KEYED_CHANNELS = {
+    "dbos_notifications_channel": MESSAGE_PREFIX,
+    "dbos_workflow_events_channel": EVENT_PREFIX,
+    "dbos_streams_channel": STREAM_PREFIX,
+}
+POLL_SECONDS = 0.01
+
+
+class NotifierService:
+    def __init__(self, rt: Runtime, *, listen: bool) -> None:
+        self._rt = rt
+        backend = rt.db.backend
+        channels = [QUEUE_CHANNEL, *KEYED_CHANNELS]
+        self._listener: Listener | None = backend.listen(channels) if listen else None
+        self._polls = self._listener is None and backend.external_commits() is not None
+        self._poll_seconds = min(
+            POLL_SECONDS, rt.settings.notification_listener_polling_interval_sec
+        )
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def active(self) -> bool:
+        """Whether other processes' writes wake this process's waiters."""
+        return self._listener is not None or self._polls
+
+    def start(self) -> None:
+        if not self.active or self._thread is not None:
+            return
+        target = self._listen if self._listener is not None else self._poll
+        self._thread = threading.Thread(target=target, name="dbos-notifier", daemon=True)
+        self._thread.start()
+
+    def _listen(self) -> None:
+        listener = self._listener
+        assert listener is not None
+        try:
+            while not self._stop.is_set():
+                try:
+                    notifications = listener.wait(1.0)
+                except Exception:
+                    logger.exception("Notification listener failed; retrying")
+                    continue
+                self._dispatch(notifications)
+        finally:
+            listener.close()  # whatever connection the last wait opened
+
+    def _dispatch(self, notifications: list[tuple[str, str]]) -> None:
+        waiters = self._rt.waiters
+        for channel, payload in notifications:
+            if channel == QUEUE_CHANNEL:
+                self._rt.wake_queues(payload or None)  # the payload names the queue
+                continue
+            prefix = KEYED_CHANNELS.get(channel)
+            if prefix is None:
+                continue
+            if payload:
+                waiters.notify(prefix + payload)
+            else:  # a key too long for a payload: wake every waiter of that kind
+                waiters.notify_prefix(prefix)
+
+    def _poll(self) -> None:
+        rt = self._rt
+        waiters = rt.waiters
+        seen: int | None = None
+        while not self._stop.is_set():
+            if not len(waiters):
+                waiters.busy.clear()
+                if not len(waiters):
+                    waiters.busy.wait(1.0)
+                seen = None
+                continue
+            try:
+                version = rt.db.backend.external_commits()
+            except Exception:
+                if self._stop.is_set():
+                    return  # the database was closed under us at shutdown
+                logger.exception("Polling for other processes' writes failed; retrying")
+                self._stop.wait(1.0)
+                continue
+            # Each waiter re-checks its own key. After an idle spell the first reading has
+            # nothing to compare with: a commit may have landed after a new waiter's first
+            # check, so those waiters look once more.
+            if version != seen:
+                waiters.notify_all()
+            seen = version
+            self._stop.wait(self._poll_seconds)
+
+    def stop(self, timeout: float = 1.0) -> None:
+        """Stop listening or polling.
+
+        A thread stuck reconnecting is a daemon that owns nothing else, so shutdown waits
+        for it only briefly.
+        """
+        self._stop.set()
+        self._rt.waiters.busy.set()
+        if self._listener is not None:
+            self._listener.close()
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)

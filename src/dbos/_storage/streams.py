@@ -1,0 +1,62 @@
+"""StreamStore: append-only, ordered values per (workflow, key)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from dbos._storage.backend import Backend, Statement
+
+
+class StreamRead(NamedTuple):
+    """The writer's status and the value at one offset (None: nothing there yet)."""
+
+    workflow_status: str
+    value: str | None
+    serialization: str | None
+
+
+# The offset is the next one after the stream's last, computed by the insert itself; two
+# writers racing for an offset collide on the primary key and one of them retries. The casts
+# let Postgres type the parameters of a SELECT list, so the statement can be prepared.
+WRITE = """
+INSERT INTO {s}streams (workflow_uuid, key, value, "offset", function_id, serialization)
+SELECT CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), COALESCE(MAX("offset"), -1) + 1,
+    CAST(? AS INTEGER), CAST(? AS TEXT)
+FROM {s}streams WHERE workflow_uuid = ? AND key = ?
+"""
+
+# The value and the writer's status as one statement sees them: a reader that finds the
+# writer finished and no value at this offset knows no value will ever come.
+READ = """
+SELECT w.status, s.value, s.serialization
+FROM {s}workflow_status w
+LEFT JOIN {s}streams s ON s.workflow_uuid = w.workflow_uuid AND s.key = ? AND s."offset" = ?
+WHERE w.workflow_uuid = ?
+"""
+
+
+class StreamStore:
+    def __init__(self, backend: Backend) -> None:
+        self._db = backend
+        sql = backend.dialect.sql
+        self._write = sql(WRITE)
+        self._read = sql(READ)
+
+    def write_statement(
+        self, workflow_id: str, key: str, value: str, serialization: str, function_id: int
+    ) -> Statement:
+        params = (workflow_id, key, value, function_id, serialization, workflow_id, key)
+        return self._write, params
+
+    def write(
+        self, workflow_id: str, key: str, value: str, serialization: str, function_id: int
+    ) -> None:
+        """Append a value; DuplicateKey when a concurrent writer took the same offset."""
+        self._db.write_one(
+            *self.write_statement(workflow_id, key, value, serialization, function_id)
+        )
+
+    def read(self, workflow_id: str, key: str, offset: int) -> StreamRead | None:
+        """The value at ``offset`` and the writer's status; None if there is no such workflow."""
+        row = self._db.read_one(self._read, (key, offset, workflow_id))
+        return None if row is None else StreamRead(row[0], row[1], row[2])
