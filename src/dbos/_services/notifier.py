@@ -28,6 +28,7 @@ KEYED_CHANNELS = {
     "dbos_streams_channel": STREAM_PREFIX,
 }
 POLL_SECONDS = 0.01
+COALESCE_SECONDS = 0.001
 
 
 class NotifierService:
@@ -66,6 +67,11 @@ class NotifierService:
                     logger.exception("Notification listener failed; retrying")
                     continue
                 self._dispatch(notifications)
+                if notifications and COALESCE_SECONDS:
+                    # A busy database sends a stream of notices (every event and stream
+                    # value of every process). Resting briefly after a batch lets the next
+                    # batch gather, instead of one thread wake-up per commit.
+                    self._stop.wait(COALESCE_SECONDS)
         finally:
             listener.close()  # whatever connection the last wait opened
 
