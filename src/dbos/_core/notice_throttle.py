@@ -30,6 +30,10 @@ class NoticeThrottle:
         self._owed.setdefault(queue_name, last + self._window)
         return False
 
+    def owes(self, queue_name: str) -> bool:
+        """Whether a trailing notice for ``queue_name`` is already owed."""
+        return queue_name in self._owed
+
     def next_due(self) -> float | None:
         """When the earliest owed notice is due, or None if none is owed."""
         return min(self._owed.values(), default=None)

@@ -26,8 +26,11 @@ class QueueNotices:
         if not self.enabled:
             return False
         with self._lock:
+            already_owed = self._throttle.owes(queue_name)
             loud = self._throttle.announce_now(queue_name, self._monotonic())
-        if not loud:
+        # Only a newly owed notice wakes the announcer; it then sleeps until the notice is
+        # due. Waking it on every quiet enqueue of a burst cost ~80 us of CPU per enqueue.
+        if not loud and not already_owed:
             self._owed.set()
         return not loud
 
