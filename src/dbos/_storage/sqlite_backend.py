@@ -20,6 +20,7 @@ from dbos._storage.backend import (
     Statement,
 )
 from dbos._storage.dialect import sqlite_dialect
+from dbos._storage.sqlite_group_commit import GroupCommitter
 
 T = TypeVar("T")
 BUSY_TIMEOUT_MS = 30_000
@@ -37,8 +38,8 @@ class SQLiteBackend:
     """SQLite backend: all writes go through one connection under a lock.
 
     SQLite allows one writer at a time, and queuing in-process is cheaper than contending on
-    the file lock. Other processes on the same file are serialised by SQLite's own lock and
-    the busy timeout.
+    the file lock; writes queued meanwhile commit together (see sqlite_group_commit). Other
+    processes on the same file are serialised by SQLite's own lock and the busy timeout.
     """
 
     def __init__(self, url: str, *, synchronous: str = "FULL") -> None:
@@ -55,6 +56,9 @@ class SQLiteBackend:
         self._closed = False
         self._writer = self._connect()
         self._write_lock = threading.Lock()
+        self._group = GroupCommitter(
+            self._writer, self._write_lock, _retry_locked, _integrity_error
+        )
         self._writer.execute("PRAGMA journal_mode=WAL")
 
     def _connect(self) -> sqlite3.Connection:
@@ -99,15 +103,7 @@ class SQLiteBackend:
     ) -> list[Row]:
         # ``rerun`` is never needed here: a statement that failed on the local file (locked)
         # did not commit, so retrying the statement itself is exact.
-        with self._write_lock:
-            try:  # the checkpoint path: no closure or retry wrapper unless the file is locked
-                return self._writer.execute(query, params).fetchall()
-            except sqlite3.IntegrityError as exc:
-                raise _integrity_error(exc) from exc
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc):
-                    raise
-            return _retry_locked(lambda: self._writer.execute(query, params).fetchall())
+        return self._group.run(((query, params),))
 
     def transact(self, fn: Callable[[Connection], T]) -> T:
         with self._write_lock:
@@ -128,11 +124,7 @@ class SQLiteBackend:
         return result
 
     def write_batch(self, statements: Sequence[Statement]) -> list[Row]:
-        def run(conn: Connection) -> list[Row]:
-            results = [conn.execute(query, params).fetchall() for query, params in statements]
-            return results[0] if results else []
-
-        return self.transact(run)
+        return self._group.run(statements) if statements else []
 
     def external_commits(self) -> int:
         """A number that changes whenever another process commits to this file.
