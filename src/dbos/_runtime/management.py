@@ -13,7 +13,6 @@ write returns the workflow's status; queue runners poll).
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from dbos._error import (
     DBOSException,
     DBOSNonExistentWorkflowError,
 )
+from dbos._runtime.ids import random_id, random_token
 from dbos._runtime.introspection import (
     StepInfo,
     VersionInfo,
@@ -256,7 +256,7 @@ class ManagementService:
         with checked_arguments():
             request = ForkRequest(
                 source_id=source_id,
-                fork_id=rules.optional_name(fork_id, "fork workflow ID") or str(uuid.uuid4()),
+                fork_id=rules.optional_name(fork_id, "fork workflow ID") or random_id(),
                 start_step=rules.start_step(start_step),
                 queue_name=rules.optional_name(o.queue_name, "queue_name") or INTERNAL_QUEUE,
                 queue_partition_key=rules.optional_name(
@@ -268,7 +268,7 @@ class ManagementService:
                 application_name=self.app_name,
                 workflow_timeout_ms=rules.timeout_ms(o.timeout_seconds),
                 replacement_children=rules.replacement_children(o.replacement_children),
-                owner_xid=uuid.uuid4().hex,
+                owner_xid=random_token(),
                 now_ms=self._now_ms(),
             )
         self._check_start(source_id, request.start_step)

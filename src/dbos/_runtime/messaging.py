@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from dbos._error import (
 from dbos._runtime import context
 from dbos._runtime.effects import Flow, Offload
 from dbos._runtime.execution import WorkflowExecution
+from dbos._runtime.ids import random_id
 from dbos._runtime.operations import wait_for, wake_time
 from dbos._runtime.runtime import Runtime
 from dbos._runtime.steps import begin_operation, cancelled_error, checkpoint_write, record, replay
@@ -89,7 +89,7 @@ def _rows(
             if m.idempotency_key is not None:
                 message_uuid = f"{m.idempotency_key}::{recipient}"
             else:
-                message_uuid = str(uuid.uuid4())
+                message_uuid = random_id()
             rows.append(MessageWrite(message_uuid, recipient, topic, payload, serializer.name()))
     return rows
 

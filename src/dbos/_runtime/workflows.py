@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -25,6 +24,7 @@ from dbos._runtime import context
 from dbos._runtime.context import DBOSContext
 from dbos._runtime.effects import CallUser, Flow, Offload
 from dbos._runtime.execution import WorkflowExecution
+from dbos._runtime.ids import random_id
 from dbos._runtime.outcomes import resolve, wait_outcome
 from dbos._runtime.registry import WorkflowInfo
 from dbos._runtime.runtime import Runtime
@@ -63,7 +63,7 @@ class Started:
 
 
 def new_workflow_id() -> str:
-    return str(uuid.uuid4())
+    return random_id()
 
 
 def refuse_inside_step() -> None:

@@ -6,11 +6,11 @@ import logging
 import random
 import threading
 import time
-import uuid
 from collections.abc import Callable
 
 from dbos._core.queue_rules import QueueLimits, claim_budget, split_limits
 from dbos._runtime.dispatch import dispatch
+from dbos._runtime.ids import random_token
 from dbos._runtime.runtime import Runtime
 from dbos._storage.queues import PartitionBudget, SharedBudget
 
@@ -200,7 +200,7 @@ class QueueRunnerService:
             app_name=rt.app_name,
             limit=budget,
             now_ms=rt.clock.now_ms(),
-            owner=uuid.uuid4().hex,
+            owner=random_token(),
             budget=_shared_budget(limits),
             take_unversioned=self._take_unversioned,
             partitions=_partition_budget(rt, queue_name, configured),
