@@ -386,24 +386,37 @@ def execute_flow(
     dead-letter, another execution), that recorded outcome is what this returns.
     """
     workflow_id = ticket.workflow_id
-    execution = WorkflowExecution(
-        rt, workflow_id, info.name, ticket.serializer, ticket.recorded, ticket.deadline_ms
-    )
-    ctx = DBOSContext(
-        execution=execution,
-        authenticated_user=ticket.authenticated_user,
-        authenticated_roles=ticket.authenticated_roles,
-        assumed_role=ticket.assumed_role,
-    )
-    token = context.set_current(ctx)
     if ticket.deadline_ms is not None:
         rt.deadlines.watch(workflow_id, ticket.deadline_ms)
+    recorded = ticket.recorded
     try:
-        written = yield from _run_and_record(
-            rt, info, workflow_id, args, kwargs, ticket.serializer, ticket.owner
-        )
+        while True:
+            execution = WorkflowExecution(
+                rt, workflow_id, info.name, ticket.serializer, recorded, ticket.deadline_ms
+            )
+            ctx = DBOSContext(
+                execution=execution,
+                authenticated_user=ticket.authenticated_user,
+                authenticated_roles=ticket.authenticated_roles,
+                assumed_role=ticket.assumed_role,
+            )
+            token = context.set_current(ctx)
+            try:
+                written = yield from _run_and_record(
+                    rt, info, workflow_id, args, kwargs, ticket.serializer, ticket.owner
+                )
+            finally:
+                context.reset(token)
+            if written is not _REPLAY:
+                break
+            # Another run recorded what this one was about to: run the body again as a
+            # replay of everything recorded so far, and go on from there.
+            reloaded = yield Offload(rt.db.steps.load, (workflow_id,))
+            if len(reloaded) <= len(recorded or {}):
+                written = _LOST  # nothing new to replay: no progress to be had
+                break
+            recorded = reloaded
     finally:
-        context.reset(token)
         # Released before any wait below: if the row went back on a queue, this process
         # must be free to claim and run it again.
         rt.deactivate(workflow_id)
@@ -416,7 +429,12 @@ class _Lost:
     """This run no longer owns the workflow's outcome."""
 
 
+class _Replay:
+    """Another run recorded an operation first; this run owns the row, so it carries on."""
+
+
 _LOST = _Lost()
+_REPLAY = _Replay()
 
 
 def _run_and_record(
@@ -431,8 +449,15 @@ def _run_and_record(
     """The body's result once recorded as the outcome; _LOST if another actor decided it."""
     try:
         value = yield CallUser(info.func, args, kwargs)
-    except (DBOSWorkflowCancelledError, DBOSWorkflowConflictIDError):
+    except DBOSWorkflowCancelledError:
         return _LOST
+    except DBOSWorkflowConflictIDError:
+        # Another run of this workflow recorded an operation first: it was running when
+        # this one claimed the row (a re-claim or a resume). The run that owns the row is
+        # the one whose outcome counts; if that is this one, it must go on (adopting what
+        # the other recorded), or nobody would finish the workflow.
+        owns = yield Offload(rt.db.workflows.owns, (workflow_id, owner))
+        return _REPLAY if owns else _LOST
     except Exception as exc:
         error: str | None = rt.codec.encode_error(exc, serializer)
         written = yield Offload(

@@ -44,6 +44,10 @@ WHERE workflow_uuid = ? AND status = 'PENDING' AND owner_xid = ?
 RETURNING workflow_uuid
 """
 
+OWNS = """
+SELECT 1 FROM {s}workflow_status WHERE workflow_uuid = ? AND status = 'PENDING' AND owner_xid = ?
+"""
+
 # Who holds a queue's deduplication ID (the unique index finds it).
 DEDUPLICATION_HOLDER = """
 SELECT workflow_uuid FROM {s}workflow_status WHERE queue_name = ? AND deduplication_id = ?
@@ -66,6 +70,7 @@ class WorkflowStore:
         self._insert_quiet = sql(INSERT).replace("{owner}", backend.dialect.quiet_parameter)
         self._get_identity = sql(GET_IDENTITY)
         self._record_outcome = sql(RECORD_OUTCOME)
+        self._owns = sql(OWNS)
         self._get_outcome = sql(GET_OUTCOME)
         self._deduplication_holder = sql(DEDUPLICATION_HOLDER)
         self._get_status = sql(GET_STATUS)
@@ -106,6 +111,10 @@ class WorkflowStore:
         """True when this run's outcome was written; False when the run lost the row."""
         params = (status, output, error, now_ms, now_ms, workflow_id, owner)
         return bool(self._db.write_one(self._record_outcome, params))
+
+    def owns(self, workflow_id: str, owner: str) -> bool:
+        """Whether the run holding ``owner`` may still record the workflow's outcome."""
+        return self._db.read_one(self._owns, (workflow_id, owner)) is not None
 
     def deduplication_holder(self, queue_name: str, deduplication_id: str) -> str | None:
         """The workflow holding ``deduplication_id`` on ``queue_name``, if any does."""
