@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import threading
 
 import pytest
-from schedule_support import T0, ManualTime
+from schedule_support import T0, ManualTime, wait_for_running
 from system_tables import SystemTables, launch
 
 from dbos import DBOS, DBOSConfig, DBOSConfiguredInstance, DBOSPortableJSONSerializer, SetWorkflowID
@@ -190,3 +191,27 @@ def test_decoration_refuses_bad_crons_and_non_workflows(clean_dbos: None) -> Non
             @DBOS.workflow()
             def method(self, scheduled_time: dt.datetime, actual_time: dt.datetime) -> None:
                 return None
+
+
+def test_each_schedule_has_a_thread_from_launch_until_destroy(
+    clean_dbos: None, config: DBOSConfig, manual_time: ManualTime
+) -> None:
+    @DBOS.scheduled("* * * * *")
+    @DBOS.workflow(name="threaded")
+    def threaded(scheduled_time: dt.datetime, actual_time: dt.datetime) -> None:
+        return None
+
+    def scheduler_threads() -> set[str]:
+        return {t.name for t in threading.enumerate() if t.name.startswith("dbos-schedule")}
+
+    assert scheduler_threads() == set()
+    launch(config)
+    DBOS.create_schedule(schedule_name="stored", workflow_fn=threaded, schedule="@daily")
+    wait_for_running({"stored"})
+    assert scheduler_threads() == {
+        "dbos-scheduler",
+        "dbos-schedule-threaded",
+        "dbos-schedule-stored",
+    }
+    DBOS.destroy()
+    assert scheduler_threads() == set()

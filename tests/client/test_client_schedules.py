@@ -189,3 +189,20 @@ def test_async_client_schedules(launched: None, make_client: ClientFactory) -> N
         "listed": [("a", "@hourly")],
         "gone": None,
     }
+
+
+def test_rename_application_moves_its_schedules(launched: None, make_client: ClientFactory) -> None:
+    client = make_client()
+    for name in ("one", "two"):
+        client.create_schedule(
+            schedule_name=name, workflow_name="fired", schedule="@daily", application_name="app-a"
+        )
+    client.create_schedule(schedule_name="stays", workflow_name="fired", schedule="@daily")
+    counts = client.rename_application("app-a", "app-b")
+    assert counts["schedules"] == 2
+    moved = client.list_schedules(application_name="app-b")
+    assert [(s["schedule_name"], s["application_name"]) for s in moved] == [
+        ("one", "app-b"),
+        ("two", "app-b"),
+    ]
+    assert client.list_schedules(application_name="app-a") == []
