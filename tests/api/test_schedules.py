@@ -493,3 +493,34 @@ def test_async_forms_exist_where_the_spec_has_them(fired: Any) -> None:
             DBOS.create_schedule(schedule_name="b", workflow_fn=fired, schedule="@daily")
 
         asyncio.run(sync_in_loop())
+
+
+def test_class_and_static_methods_can_be_scheduled(
+    clean_dbos: None, config: DBOSConfig, manual_time: ManualTime
+) -> None:
+    @DBOS.dbos_class("Billing")
+    class Billing:
+        @classmethod
+        @DBOS.workflow(name="Billing.by_class")
+        def by_class(cls, fire_time: dt.datetime, context: Any) -> str:
+            return f"{cls.__name__} {context}"
+
+        @staticmethod
+        @DBOS.workflow(name="Billing.by_static")
+        def by_static(fire_time: dt.datetime, context: Any) -> str:
+            return f"static {context}"
+
+    launch(config)
+    DBOS.create_schedule(
+        schedule_name="cls", workflow_fn=Billing.by_class, schedule="@daily", context=1
+    )
+    DBOS.create_schedule(
+        schedule_name="static", workflow_fn=Billing.by_static, schedule="@daily", context=2
+    )
+    stored = {s["schedule_name"]: s for s in DBOS.list_schedules()}
+    assert [(s["workflow_name"], s["workflow_class_name"]) for s in stored.values()] == [
+        ("Billing.by_class", "Billing"),
+        ("Billing.by_static", "Billing"),
+    ]
+    assert DBOS.trigger_schedule("cls").get_result() == "Billing 1"
+    assert DBOS.trigger_schedule("static").get_result() == "static 2"

@@ -217,3 +217,10 @@ def test_the_signature_covers_what_restarts_a_schedule() -> None:
         ScheduleDefinition("s", "wf", None, "@daily", "ctx", queue_name="q"),
     ):
         assert changed.signature() != base.signature()
+
+
+def test_a_cron_with_no_fire_time_left_has_no_next_fire_time() -> None:
+    for never_again in ("0 0 0 1 1 * 2020", "0 0 30 2 *"):  # a past year; the 30th of February
+        assert check_cron(never_again) == never_again  # well formed, all the same
+        assert next_fire_time(never_again, T0) is None
+        assert list(fire_times_between(never_again, T0, T0 + dt.timedelta(days=400))) == []

@@ -17,7 +17,7 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Iterator
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 UTC = dt.timezone.utc
 # The longest a scheduler waits past a fire time, so that many processes firing the same
@@ -59,11 +59,18 @@ def as_utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(UTC)
 
 
-def next_fire_time(expression: str, after: dt.datetime, tz: dt.tzinfo = UTC) -> dt.datetime:
-    """The first fire time strictly after ``after`` (aware), as an aware time in ``tz``."""
-    fire: dt.datetime = croniter(
-        expression, after.astimezone(tz), second_at_beginning=True
-    ).get_next(dt.datetime)
+def next_fire_time(expression: str, after: dt.datetime, tz: dt.tzinfo = UTC) -> dt.datetime | None:
+    """The first fire time strictly after ``after`` (aware), as an aware time in ``tz``.
+
+    None when there is none: a cron can be well formed and never fire again (a year gone
+    by, or the 30th of February).
+    """
+    try:
+        fire: dt.datetime = croniter(
+            expression, after.astimezone(tz), second_at_beginning=True
+        ).get_next(dt.datetime)
+    except CroniterBadDateError:
+        return None
     return fire
 
 
@@ -77,7 +84,10 @@ def fire_times_between(
     limit = as_utc(end)
     cursor = croniter(expression, as_utc(start).astimezone(tz), second_at_beginning=True)
     while True:
-        fire: dt.datetime = cursor.get_next(dt.datetime)
+        try:
+            fire: dt.datetime = cursor.get_next(dt.datetime)
+        except CroniterBadDateError:  # no fire time left at all
+            return
         if fire >= limit:
             return
         yield fire

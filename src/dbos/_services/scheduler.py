@@ -136,6 +136,11 @@ class _Ticker:
                 self._fire_safely(missed)
         while not stop.is_set():
             fire_time = next_fire_time(self._cron, after, self._tz)
+            if fire_time is None:
+                logger.warning(
+                    "Schedule %s will not fire again: its cron has no fire time left", self.label
+                )
+                return
             wait = (fire_time - clock.now()).total_seconds()
             jitter = jitter_seconds(wait, self._timing.jitter_fraction())
             if clock.wait_until(stop, fire_time + dt.timedelta(seconds=jitter)):
@@ -273,10 +278,10 @@ class SchedulerService:
 
     def _database_ticker(self, record: ScheduleRecord) -> _Ticker | None:
         d = record.definition
-        try:
+        try:  # a row written by a tool that did not check it
             tz = resolve_timezone(d.cron_timezone)
             next_fire_time(d.schedule, self._timing.time.now(), tz)
-        except Exception as exc:  # written by a tool that did not check it
+        except Exception as exc:
             if _key(record) not in self._refused:
                 self._refused.add(_key(record))
                 logger.error("Schedule %s cannot fire: %s", d.schedule_name, exc)
