@@ -39,7 +39,6 @@ from dbos._runtime.managed_calls import (
     RESUME_SCHEDULE,
     managed_flow,
 )
-from dbos._runtime.queue_registration import as_flow
 from dbos._runtime.registry import global_registry
 from dbos._runtime.runtime import Runtime
 from dbos._runtime.schedule_firing import backfill_schedule, trigger_schedule
@@ -322,7 +321,7 @@ class SchedulesAPI:
         """The async twin of apply_schedules."""
         rt = launched_runtime("apply_schedules_async")
         definitions = _applied(rt, schedules)
-        await run_async(as_flow(apply_schedules, rt, definitions, verify_queues=True))
+        await rt.storage_threads.call(partial(apply_schedules, rt, definitions, verify_queues=True))
 
     @classmethod
     def backfill_schedule(

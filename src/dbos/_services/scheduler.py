@@ -14,7 +14,8 @@ before (spec 9.1), unless a database schedule asks for automatic backfill.
   before first fires what it missed since then, when its ticker starts.
 
 Time comes from a ScheduleTime, so tests move it by hand and see each firing happen at a fire
-time they chose, without waiting for a real clock.
+time they chose, without waiting for a real clock. It is not the runtime's Clock because a
+ticker also waits for a time, and a test's clock must release those waits as it moves.
 """
 
 from __future__ import annotations
