@@ -24,8 +24,7 @@ PENDING = {
     # datasources (spec 13.5) are not yet filed as an issue
     "SQLAlchemyDatasource": "spec 13.5",
     "AsyncSQLAlchemyDatasource": "spec 13.5",
-    # Not yet filed as issues: schedules, debouncer, Kafka, OpenTelemetry.
-    "WorkflowSchedule": "spec 9", "ScheduleInput": "spec 9", "ClientScheduleInput": "spec 9",
+    # Not yet filed as issues: debouncer, Kafka, OpenTelemetry.
     "Debouncer": "spec 8", "DebouncerClient": "spec 8", "KafkaMessage": "spec 13.2",
     "PropagateOtelContext": "spec 13.3",
 }  # fmt: skip

@@ -15,6 +15,7 @@ from dbos._api.decorators import StepOptions
 from dbos._api.migrations import run_dbos_database_migrations
 from dbos._api.queue import Queue
 from dbos._api.queues import DuplicationPolicy, EnqueueOptions, SetEnqueueOptions
+from dbos._api.schedules import ClientScheduleInput, ScheduleInput
 from dbos._api.validation import make_pydantic_args_validator, pydantic_args_validator
 from dbos._core.serialization import (
     DBOSPortableJSONSerializer,
@@ -26,10 +27,12 @@ from dbos._core.status import WorkflowStatusString
 from dbos._runtime.handles import WorkflowHandle, WorkflowHandleAsync
 from dbos._runtime.introspection import StepInfo, VersionInfo, WorkflowStatus
 from dbos._runtime.messaging import SendMessage
+from dbos._runtime.schedules import WorkflowSchedule
 from dbos.config import DBOSConfig
 
 __all__ = [
     "DBOS",
+    "ClientScheduleInput",
     "DBOSClient",
     "DBOSConfig",
     "DBOSConfiguredInstance",
@@ -40,6 +43,7 @@ __all__ = [
     "EnqueueOptions",
     "PortableWorkflowError",
     "Queue",
+    "ScheduleInput",
     "SendMessage",
     "Serializer",
     "SetEnqueueOptions",
@@ -51,6 +55,7 @@ __all__ = [
     "VersionInfo",
     "WorkflowHandle",
     "WorkflowHandleAsync",
+    "WorkflowSchedule",
     "WorkflowSerializationFormat",
     "WorkflowStatus",
     "WorkflowStatusString",

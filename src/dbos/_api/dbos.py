@@ -11,6 +11,7 @@ from dbos._api.messages import MessagesAPI
 from dbos._api.patching import PatchingAPI
 from dbos._api.properties import PropertiesAPI
 from dbos._api.queues import QueuesAPI
+from dbos._api.schedules import SchedulesAPI
 from dbos._api.streams import StreamsAPI
 from dbos._api.transactions import TransactionsAPI
 from dbos._api.workflows import WorkflowsAPI
@@ -23,6 +24,7 @@ class DBOS(
     IntrospectionAPI,
     ManagementAPI,
     QueuesAPI,
+    SchedulesAPI,
     MessagesAPI,
     StreamsAPI,
     ClassesAPI,

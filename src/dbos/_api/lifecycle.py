@@ -29,6 +29,7 @@ from dbos._runtime.runtime import Runtime
 from dbos._services.notifier import NotifierService
 from dbos._services.queue_announcer import QueueAnnouncerService
 from dbos._services.queue_runner import QueueRunnerService
+from dbos._services.scheduler import SchedulerService
 from dbos._storage import factory
 from dbos._storage.migrator import SchemaError
 from dbos.config import DBOSConfig
@@ -125,6 +126,7 @@ class LifecycleAPI:
     _queue_runner: QueueRunnerService | None = None
     _notifier: NotifierService | None = None
     _announcer: QueueAnnouncerService | None = None
+    _scheduler: SchedulerService | None = None
 
     def __new__(
         cls,
@@ -210,6 +212,10 @@ class LifecycleAPI:
                 # Other processes' writes wake waiters here; re-reading is only a safety net.
                 rt.wait_recheck_seconds = NOTIFIED_RECHECK_SECONDS
             self._notifier.start()
+            # Last (spec 1.2 step 11): a firing enqueues work for the runner started above.
+            self._scheduler = SchedulerService(rt)
+            rt.schedules_changed = self._scheduler.wake
+            self._scheduler.start()
         except BaseException:
             state.runtime = None
             self._stop_services()  # nothing a failed launch started may linger
@@ -223,9 +229,11 @@ class LifecycleAPI:
         logger.info("DBOS launched!")
 
     def _stop_services(self) -> None:
-        for service in (self._notifier, self._queue_runner, self._announcer):
+        # The scheduler first (spec 1.3): nothing is enqueued while the rest stops.
+        for service in (self._scheduler, self._notifier, self._queue_runner, self._announcer):
             if service is not None:
                 service.stop()
+        self._scheduler = None
         self._notifier = self._queue_runner = self._announcer = None
 
     @classmethod

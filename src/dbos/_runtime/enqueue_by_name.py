@@ -200,9 +200,18 @@ def enqueue_in_transaction(
 
 
 def enqueue_by_name_flow(
-    rt: Runtime, options: Mapping[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    rt: Runtime,
+    options: Mapping[str, Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    schedule_name: str | None = None,
 ) -> Flow[str]:
-    """Insert an ENQUEUED (or DELAYED) row for ``options["workflow_name"]``; its ID."""
+    """Insert an ENQUEUED (or DELAYED) row for ``options["workflow_name"]``; its ID.
+
+    ``schedule_name``: the schedule firing it, which list_workflows can filter on. It is
+    not an option users can set: only schedules fire workflows.
+    """
     refuse_inside_step()
     resolved, inputs, serialization = _checked(rt, options, args, kwargs)
     name, settings = resolved.workflow_name, resolved.settings
@@ -220,7 +229,7 @@ def enqueue_by_name_flow(
         recorded = begin_operation(rt, parent, function_id)
         if recorded is not None:
             return replay_child(parent, recorded, name, rt)
-    row = _row(rt, options, resolved, workflow_id, inputs, serialization, parent)
+    row = _row(rt, options, resolved, workflow_id, inputs, serialization, parent, schedule_name)
     found = yield from insert_flow(rt, row, name, parent, function_id, settings.duplication_policy)
     if isinstance(found, str):  # "return-existing": the holder of the deduplication ID
         workflow_id = found
@@ -241,6 +250,7 @@ def _row(
     inputs: str,
     serialization: str,
     parent: WorkflowExecution | None,
+    schedule_name: str | None = None,
 ) -> WorkflowInsert:
     settings = resolved.settings
     ctx = context.current()
@@ -277,4 +287,5 @@ def _row(
         parent_workflow_id=None if parent is None else parent.workflow_id,
         delay_until_epoch_ms=settings.delay_until_epoch_ms,
         attributes=None if attributes is None else json.dumps(attributes),
+        schedule_name=schedule_name,
     )

@@ -26,6 +26,12 @@ SET_WORKFLOW_DELAY = "DBOS.setWorkflowDelay"
 LIST_WORKFLOWS = "DBOS.listWorkflows"
 LIST_QUEUED_WORKFLOWS = "DBOS.listQueuedWorkflows"
 LIST_WORKFLOW_STEPS = "DBOS.listWorkflowSteps"
+CREATE_SCHEDULE = "DBOS.createSchedule"
+LIST_SCHEDULES = "DBOS.listSchedules"
+GET_SCHEDULE = "DBOS.getSchedule"
+DELETE_SCHEDULE = "DBOS.deleteSchedule"
+PAUSE_SCHEDULE = "DBOS.pauseSchedule"
+RESUME_SCHEDULE = "DBOS.resumeSchedule"
 
 
 def managed_flow(rt: Runtime, step_name: str, func: Callable[..., Any], *args: Any) -> Flow[Any]:

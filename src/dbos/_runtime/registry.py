@@ -62,6 +62,8 @@ class Registry:
     queues: dict[str, QueueLimits] = field(default_factory=dict)  # declared in this process
     # The queues DBOS.listen_queues restricted this process to; None: every queue it knows.
     listened_queues: frozenset[str] | None = None
+    # @DBOS.scheduled workflows: workflow name -> cron, fired from launch on.
+    scheduled: dict[str, str] = field(default_factory=dict)
 
     def register_queue(self, name: str, limits: QueueLimits) -> None:
         if name in self.queues and name != INTERNAL_QUEUE:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
@@ -44,6 +45,10 @@ class QueueWaker(Protocol):
 
 
 def _no_wakeup(queue_name: str | None = None, slot_freed: bool = False) -> None:
+    return None
+
+
+def _no_scheduler() -> None:
     return None
 
 
@@ -87,6 +92,8 @@ class Runtime:
         self.queue_notices = QueueNotices(enabled=bool(db.dialect.announce_queue))
         # Set by the queue runner so that an enqueue or recovery here starts work at once.
         self.wake_queues: QueueWaker = _no_wakeup
+        # Set by the scheduler so that a schedule created or changed here is picked up at once.
+        self.schedules_changed: Callable[[], None] = _no_scheduler
         self.stopping = threading.Event()
         # How often a waiter (recv, get_event, read_stream) re-reads the database when nothing
         # woke it: the polling interval, unless a notifier makes polling only a safety net.

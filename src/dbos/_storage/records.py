@@ -38,6 +38,7 @@ class WorkflowInsert:
     parent_workflow_id: str | None = None
     delay_until_epoch_ms: int | None = None
     attributes: str | None = None
+    schedule_name: str | None = None  # the schedule that fired it (spec 9.2)
 
 
 @dataclass(frozen=True, slots=True)

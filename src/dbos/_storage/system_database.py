@@ -13,6 +13,7 @@ from dbos._storage.migrator import Migrator
 from dbos._storage.queue_settings import QueueSettingsStore
 from dbos._storage.queues import QueueStore
 from dbos._storage.renames import RenameStore
+from dbos._storage.schedules import ScheduleStore
 from dbos._storage.steps import StepStore
 from dbos._storage.streams import StreamStore
 from dbos._storage.versions import VersionStore
@@ -42,6 +43,7 @@ class SystemDatabase:
         self.management = ManagementStore(backend)
         self.forks = ForkStore(backend)
         self.renames = RenameStore(backend)
+        self.schedules = ScheduleStore(backend)
 
     def in_caller_transaction(self, conn_or_session: object) -> CallerTransaction:
         """Workflow and message stores writing in a transaction the caller holds and commits.

@@ -16,7 +16,8 @@ _INSERT_COLUMNS = (
     "application_version, application_name, created_at, updated_at, owner_xid, "
     "recovery_attempts, queue_name, authenticated_user, assumed_role, authenticated_roles, "
     "workflow_timeout_ms, workflow_deadline_epoch_ms, deduplication_id, priority, "
-    "queue_partition_key, parent_workflow_id, delay_until_epoch_ms, attributes, application_id"
+    "queue_partition_key, parent_workflow_id, delay_until_epoch_ms, attributes, application_id, "
+    "schedule_name"
 )
 _IDENTITY = "status, name, class_name, config_name, queue_name, workflow_deadline_epoch_ms"
 
@@ -25,7 +26,7 @@ _IDENTITY = "status, name, class_name, config_name, queue_name, workflow_deadlin
 # parameter, which a quiet enqueue wraps (Dialect.quiet_parameter).
 INSERT = f"""
 INSERT INTO {{s}}workflow_status ({_INSERT_COLUMNS})
-VALUES ({", ".join("?" * 12)}, {{owner}}, {", ".join("?" * 14)})
+VALUES ({", ".join("?" * 12)}, {{owner}}, {", ".join("?" * 15)})
 ON CONFLICT (workflow_uuid) DO NOTHING
 RETURNING {_IDENTITY}
 """
@@ -89,6 +90,7 @@ class WorkflowStore:
             w.authenticated_user, w.assumed_role, w.authenticated_roles, w.workflow_timeout_ms,
             w.workflow_deadline_epoch_ms, w.deduplication_id, w.priority, w.queue_partition_key,
             w.parent_workflow_id, w.delay_until_epoch_ms, w.attributes, w.application_id,
+            w.schedule_name,
         )  # fmt: skip
         while True:
             created = self._db.write_one(insert, params)

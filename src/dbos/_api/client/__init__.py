@@ -10,11 +10,17 @@ from dbos._api.client.introspection import ClientIntrospection
 from dbos._api.client.management import ClientManagement
 from dbos._api.client.messaging import ClientMessaging
 from dbos._api.client.queues import ClientQueues
+from dbos._api.client.schedules import ClientSchedules
 from dbos._api.client.transactions import ClientTransactions
 
 
 class DBOSClient(
-    ClientMessaging, ClientTransactions, ClientIntrospection, ClientManagement, ClientQueues
+    ClientMessaging,
+    ClientTransactions,
+    ClientIntrospection,
+    ClientManagement,
+    ClientQueues,
+    ClientSchedules,
 ):
     """A connection to a DBOS system database, for programs that do not run the workflows.
 
