@@ -101,7 +101,9 @@ def test_get_event_inside_a_workflow_is_checkpointed_and_replayed(
         publisher()
     with SetWorkflowID("reader"):
         assert reader() == "first"
-    system_tables.execute("UPDATE workflow_events SET value = ? WHERE key = 'v'", ("changed",))
+    system_tables.execute(
+        "UPDATE workflow_events_history SET value = ? WHERE key = 'v'", ("changed",)
+    )
     system_tables.force_pending("reader")
     relaunch(config)
     assert system_tables.wait_for_status("reader", FINISHED)["status"] == "SUCCESS"

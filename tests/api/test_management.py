@@ -270,7 +270,8 @@ def test_delete_removes_the_workflow_and_everything_recorded(
     with SetWorkflowID("kept"):
         parent()
     system_tables.execute(
-        "INSERT INTO workflow_events (workflow_uuid, key, value) VALUES ('parent', 'k', 'v')"
+        "INSERT INTO workflow_events_history (workflow_uuid, function_id, key, value) "
+        "VALUES ('parent', 99, 'k', 'v')"
     )
     DBOS.delete_workflow("parent")
     assert system_tables.workflow("parent") is None

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from storage_support import UPDATE_ENV, dump_schema, snapshot_path
+from storage_support import UPDATE_ENV, dump_schema, snapshot_path, workflow
 
 from dbos._storage.migrator import SchemaError
 from dbos._storage.system_database import SystemDatabase
@@ -104,3 +104,32 @@ def test_the_migrated_schema_matches_the_snapshot(
             f"The {backend} schema differs from {path.name}:\n{diff}\n"
             f"If the change is intended, regenerate the snapshot with:\n  {REGENERATE}"
         )
+
+
+def test_events_keep_their_history_and_current_values_across_migration_7(
+    open_db: Callable[[], SystemDatabase],
+) -> None:
+    """0007 drops the current-value table: the history it keeps must carry the values."""
+    db = open_db()
+    everything = db.migrator.migrations
+    db.migrator.migrations = [m for m in everything if m.version < 7]
+    db.migrator.migrate()
+    db.workflows.insert(workflow("wf"))
+    sql = db.backend.dialect.sql
+    for function_id, key, value in ((1, "k", "old"), (2, "j", "j"), (3, "k", "new")):
+        db.backend.write_one(
+            sql(
+                "INSERT INTO {s}workflow_events_history "
+                "(workflow_uuid, function_id, key, value, serialization) VALUES (?, ?, ?, ?, 'x')"
+            ),
+            ("wf", function_id, key, value),
+        )
+    db.migrator.migrations = everything
+    assert db.migrator.migrate() == len([m for m in everything if m.version >= 7])
+    assert db.events.get("wf", "k") == ("new", "x")  # the latest write wins
+    assert db.events.get_all("wf") == [("j", "j", "x"), ("k", "new", "x")]
+    old_name = db.backend.read_all(
+        sql("SELECT key, value FROM {s}workflow_events WHERE workflow_uuid = ? ORDER BY key"),
+        ("wf",),
+    )
+    assert old_name == [("j", "j"), ("k", "new")]  # the view under the old table's name

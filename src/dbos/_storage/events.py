@@ -1,30 +1,31 @@
-"""EventStore: the key/value events a workflow publishes, with the history fork copies."""
+"""EventStore: the key/value events a workflow publishes, kept as a history fork copies."""
 
 from __future__ import annotations
 
 from dbos._storage.backend import Backend, Statement
 
-# The latest value of a key wins.
+# Every value a key was given, by the function ID that gave it; the current value is the one
+# with the highest function ID (the latest in the workflow's order). A fork from step N keeps
+# the rows before N, and with them the values as they stood. A step that sets a key twice
+# keeps its last value. One row per set_event, and no hot row updated again and again.
 SET = """
-INSERT INTO {s}workflow_events (workflow_uuid, key, value, serialization)
-VALUES (?, ?, ?, ?)
-ON CONFLICT (workflow_uuid, key)
-DO UPDATE SET value = excluded.value, serialization = excluded.serialization
-"""
-
-# Every value, by the function ID that set it, so a fork from step N can rebuild the events
-# as they stood before N. A step that sets a key twice keeps its last value.
-SET_HISTORY = """
 INSERT INTO {s}workflow_events_history (workflow_uuid, function_id, key, value, serialization)
 VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (workflow_uuid, key, function_id)
 DO UPDATE SET value = excluded.value, serialization = excluded.serialization
 """
 
-GET = "SELECT value, serialization FROM {s}workflow_events WHERE workflow_uuid = ? AND key = ?"
+GET = """
+SELECT value, serialization FROM {s}workflow_events_history
+WHERE workflow_uuid = ? AND key = ? ORDER BY function_id DESC LIMIT 1
+"""
 
 GET_ALL = """
-SELECT key, value, serialization FROM {s}workflow_events WHERE workflow_uuid = ? ORDER BY key
+SELECT h.key, h.value, h.serialization FROM {s}workflow_events_history h
+WHERE h.workflow_uuid = ?
+  AND h.function_id = (SELECT MAX(l.function_id) FROM {s}workflow_events_history l
+                       WHERE l.workflow_uuid = h.workflow_uuid AND l.key = h.key)
+ORDER BY h.key
 """
 
 
@@ -33,17 +34,13 @@ class EventStore:
         self._db = backend
         sql = backend.dialect.sql
         self._set = sql(SET)
-        self._set_history = sql(SET_HISTORY)
         self._get = sql(GET)
         self._get_all = sql(GET_ALL)
 
     def set_statements(
         self, workflow_id: str, key: str, value: str, serialization: str, function_id: int
     ) -> list[Statement]:
-        return [
-            (self._set, (workflow_id, key, value, serialization)),
-            (self._set_history, (workflow_id, function_id, key, value, serialization)),
-        ]
+        return [(self._set, (workflow_id, function_id, key, value, serialization))]
 
     def set(
         self, workflow_id: str, key: str, value: str, serialization: str, function_id: int

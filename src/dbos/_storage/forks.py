@@ -3,7 +3,7 @@
 Both keep what a workflow recorded before a start step and let the steps from there on run
 again: a fork copies that history into a new workflow, a rewind deletes the rest of it. The
 history is every table keyed by function ID: ``operation_outputs``, ``workflow_events_history``
-(with ``workflow_events`` rebuilt from it) and ``streams``. Each is one transaction.
+(whose latest rows are the events' current values) and ``streams``. Each is one transaction.
 """
 
 from __future__ import annotations
@@ -59,19 +59,6 @@ SELECT ?, function_id, key, value, serialization
 FROM {s}workflow_events_history WHERE workflow_uuid = ? AND function_id < ?
 """
 
-# An event's current value is its latest write in the history; only keys with no current
-# value are filled in, so a rewind keeps events whose history it did not touch.
-REBUILD_EVENTS = """
-INSERT INTO {s}workflow_events (workflow_uuid, key, value, serialization)
-SELECT h.workflow_uuid, h.key, h.value, h.serialization
-FROM {s}workflow_events_history h
-WHERE h.workflow_uuid = ?
-  AND h.function_id = (SELECT MAX(l.function_id) FROM {s}workflow_events_history l
-                       WHERE l.workflow_uuid = h.workflow_uuid AND l.key = h.key)
-  AND NOT EXISTS (SELECT 1 FROM {s}workflow_events e
-                  WHERE e.workflow_uuid = h.workflow_uuid AND e.key = h.key)
-"""
-
 COPY_STREAMS = """
 INSERT INTO {s}streams (workflow_uuid, key, value, "offset", function_id, serialization)
 SELECT ?, key, value, "offset", function_id, serialization
@@ -79,13 +66,6 @@ FROM {s}streams WHERE workflow_uuid = ? AND function_id < ?
 """
 
 GET_STATUS = "SELECT status FROM {s}workflow_status WHERE workflow_uuid = ? {lock}"
-
-# Events written from the start step on lose their current value, which is rebuilt from
-# the history that remains.
-FORGET_EVENTS = """
-DELETE FROM {s}workflow_events WHERE workflow_uuid = ? AND key IN (
-    SELECT key FROM {s}workflow_events_history WHERE workflow_uuid = ? AND function_id >= ?)
-"""
 
 TRUNCATE = [
     "DELETE FROM {s}operation_outputs WHERE workflow_uuid = ? AND function_id >= ?",
@@ -116,9 +96,7 @@ class ForkStore:
         self._mark_forked = sql(MARK_FORKED)
         self._copy = [sql(COPY_STEPS), sql(COPY_EVENT_HISTORY), sql(COPY_STREAMS)]
         self._replace_child = sql(REPLACE_CHILD)
-        self._rebuild_events = sql(REBUILD_EVENTS)
         self._get_status = sql(GET_STATUS.replace("{lock}", backend.dialect.lock_row))
-        self._forget_events = sql(FORGET_EVENTS)
         self._truncate = [sql(q) for q in TRUNCATE]
         self._requeue = sql(REQUEUE_REWOUND)
 
@@ -141,7 +119,6 @@ class ForkStore:
             conn.execute(copy, (r.fork_id, r.source_id, r.start_step))
         for old_child, new_child in r.replacement_children.items():
             conn.execute(self._replace_child, (new_child, r.fork_id, old_child))
-        conn.execute(self._rebuild_events, (r.fork_id,))
         conn.execute(self._mark_forked, (r.source_id,))
         return ForkOutcome(created=True)
 
@@ -157,10 +134,8 @@ class ForkStore:
         row = conn.execute(self._get_status, (r.workflow_id,)).fetchone()
         if row is None or row[0] in ACTIVE:
             return None if row is None else str(row[0])
-        conn.execute(self._forget_events, (r.workflow_id, r.workflow_id, r.start_step))
         for truncate in self._truncate:
             conn.execute(truncate, (r.workflow_id, r.start_step))
-        conn.execute(self._rebuild_events, (r.workflow_id,))
         params = (
             r.queue_name,
             r.queue_partition_key,
