@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
@@ -85,12 +86,20 @@ def stream_key(workflow_id: str, key: str) -> str:
     return f"{STREAM_PREFIX}{workflow_id}::{key}"
 
 
+KINDS = (MESSAGE_PREFIX, EVENT_PREFIX, STREAM_PREFIX)
+
+
 class Waiters:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._signals: dict[str, list[Signal]] = {}
         # Set whenever a waiter registers, so a poller can sleep while nobody waits.
         self.busy = threading.Event()
+        # Called with a kind's prefix when its first waiter registers, before that waiter
+        # checks storage: a notifier that hears other processes' writes of a kind only on
+        # request (Postgres LISTEN) starts hearing them then. Returns once it does.
+        self.first_of_kind: Callable[[str], None] | None = None
+        self._kinds_heard: set[str] = set()
 
     def __len__(self) -> int:
         """How many keys have a waiter (pollers only poll while someone waits)."""
@@ -103,6 +112,7 @@ class Waiters:
                 return False
             self._signals[key] = [signal]
         self.busy.set()
+        self._hear_kind(key)
         return True
 
     def register(self, key: str, signal: Signal | None = None) -> Signal:
@@ -111,7 +121,23 @@ class Waiters:
         with self._lock:
             self._signals.setdefault(key, []).append(signal)
         self.busy.set()
+        self._hear_kind(key)
         return signal
+
+    def _hear_kind(self, key: str) -> None:
+        hook = self.first_of_kind
+        if hook is None:
+            return
+        for kind in KINDS:
+            if key.startswith(kind):
+                if kind not in self._kinds_heard:  # racing first waiters both ask: harmless
+                    hook(kind)
+                    self._kinds_heard.add(kind)
+                return
+
+    def forget_kinds_heard(self) -> None:
+        """The notifier stopped hearing anything (or was replaced): ask again next time."""
+        self._kinds_heard.clear()
 
     def unregister(self, key: str, signal: Signal) -> None:
         with self._lock:

@@ -3,6 +3,9 @@
 On Postgres one dedicated connection LISTENs: triggers announce enqueues (waking the queue
 runner) and messages, events and stream values (waking the recv, get_event and read_stream
 waiters on that key), so a waiter here wakes within milliseconds of another process's commit.
+The channel of a kind (messages, events, streams) is listened on from the moment the first
+waiter of that kind registers, before it checks storage; a process that never waits for
+events never receives the notices of every event written anywhere.
 
 SQLite has no notifications. Writes made in this process wake their waiters directly; writes
 from other processes on the same file are noticed by polling ``PRAGMA data_version``, which
@@ -27,6 +30,9 @@ KEYED_CHANNELS = {
     "dbos_workflow_events_channel": EVENT_PREFIX,
     "dbos_streams_channel": STREAM_PREFIX,
 }
+CHANNEL_OF_KIND = {prefix: channel for channel, prefix in KEYED_CHANNELS.items()}
+# How long the first waiter of a kind waits for the listener to LISTEN (one round trip).
+ADD_CHANNEL_TIMEOUT_SEC = 2.0
 POLL_SECONDS = 0.01
 COALESCE_SECONDS = 0.001
 
@@ -35,8 +41,8 @@ class NotifierService:
     def __init__(self, rt: Runtime, *, listen: bool) -> None:
         self._rt = rt
         backend = rt.db.backend
-        channels = [QUEUE_CHANNEL, *KEYED_CHANNELS]
-        self._listener: Listener | None = backend.listen(channels) if listen else None
+        # The keyed channels are listened on when this process first waits on their kind.
+        self._listener: Listener | None = backend.listen([QUEUE_CHANNEL]) if listen else None
         self._polls = self._listener is None and backend.external_commits() is not None
         self._poll_seconds = min(
             POLL_SECONDS, rt.settings.notification_listener_polling_interval_sec
@@ -52,6 +58,8 @@ class NotifierService:
     def start(self) -> None:
         if not self.active or self._thread is not None:
             return
+        if self._listener is not None:
+            self._rt.waiters.first_of_kind = self._hear_kind
         target = self._listen if self._listener is not None else self._poll
         self._thread = threading.Thread(target=target, name="dbos-notifier", daemon=True)
         self._thread.start()
@@ -74,6 +82,14 @@ class NotifierService:
                     self._stop.wait(COALESCE_SECONDS)
         finally:
             listener.close()  # whatever connection the last wait opened
+
+    def _hear_kind(self, prefix: str) -> None:
+        listener = self._listener
+        channel = CHANNEL_OF_KIND[prefix]
+        if listener is not None and not listener.add_channel(channel, ADD_CHANNEL_TIMEOUT_SEC):
+            # Not listening yet (the database unreachable?): this waiter still re-reads on
+            # its safety-net interval, and the listener catches up when it reconnects.
+            logger.warning("Could not listen on %s in time", channel)
 
     def _dispatch(self, notifications: list[tuple[str, str]]) -> None:
         waiters = self._rt.waiters
@@ -123,6 +139,8 @@ class NotifierService:
         for it only briefly.
         """
         self._stop.set()
+        self._rt.waiters.first_of_kind = None
+        self._rt.waiters.forget_kinds_heard()
         self._rt.waiters.busy.set()
         if self._listener is not None:
             self._listener.close()

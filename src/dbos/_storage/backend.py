@@ -30,6 +30,10 @@ class Listener(Protocol):
         """Notifications as (channel, payload) that arrived within ``timeout_sec``."""
         ...
 
+    def add_channel(self, channel: str, timeout_sec: float) -> bool:
+        """Also listen on ``channel``; True once listening (another thread must be waiting)."""
+        ...
+
     def close(self) -> None: ...
 
 

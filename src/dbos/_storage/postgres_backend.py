@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 import random
-import select
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-from psycopg import pq, sql
+from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolClosed
 
 from dbos._storage.backend import (
@@ -24,6 +23,7 @@ from dbos._storage.backend import (
     fetch_rows,
 )
 from dbos._storage.dialect import postgres_dialect
+from dbos._storage.postgres_listener import PostgresListener
 from dbos._storage.postgres_wire import PreparedStatements
 
 T = TypeVar("T")
@@ -200,76 +200,6 @@ class PostgresBackend:
 
     def close(self) -> None:
         self._pool.close(timeout=5)
-
-
-class PostgresListener:
-    """One dedicated autocommit connection per process, outside the pool, that LISTENs.
-
-    A lost connection is reopened on the next wait; notifications sent meanwhile are lost,
-    which the pollers' safety net covers.
-    """
-
-    def __init__(self, conninfo: str, channels: Sequence[str]) -> None:
-        self._conninfo = conninfo
-        self._channels = list(channels)
-        self._conn: psycopg.Connection[Any] | None = None
-        self._closed = False
-
-    def _connect(self) -> psycopg.Connection[Any]:
-        conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=10)
-        for channel in self._channels:
-            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
-        return conn
-
-    def wait(self, timeout_sec: float) -> list[tuple[str, str]]:
-        """Every notification that has arrived, waiting up to ``timeout_sec`` for the first.
-
-        Reads libpq directly: psycopg's ``notifies()`` generator costs about 100 us of
-        Python per notification, paid (under the GIL) for every event and stream value any
-        process writes. Nothing else runs on this connection after its LISTENs, so nothing
-        else consumes its input.
-        """
-        if self._closed:
-            return []
-        try:
-            if self._conn is None or self._conn.closed:
-                conn = self._connect()
-                if self._closed:  # closed while we were connecting: nobody would close it
-                    conn.close()
-                    return []
-                self._conn = conn
-            pgconn = self._conn.pgconn
-            got = _drain(pgconn)
-            if not got:
-                ready, _, _ = select.select([pgconn.socket], [], [], timeout_sec)
-                if ready:
-                    pgconn.consume_input()
-                    got = _drain(pgconn)
-                    if not got and pgconn.status != pq.ConnStatus.OK:
-                        raise psycopg.OperationalError("the listener's connection was lost")
-        except (psycopg.Error, OSError, ValueError) as exc:  # ValueError: socket closed
-            if not self._closed:
-                logger.warning("Notification listener lost its connection (%s); reconnecting", exc)
-                time.sleep(min(timeout_sec, 1.0))
-            self._conn = None
-            return []
-        return got
-
-    def close(self) -> None:
-        self._closed = True
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except psycopg.Error:
-                pass
-
-
-def _drain(pgconn: pq.abc.PGconn) -> list[tuple[str, str]]:
-    got = []
-    while (notice := pgconn.notifies()) is not None:
-        got.append((notice.relname.decode(), notice.extra.decode()))
-    return got
 
 
 def database_exists(url: str) -> bool:
