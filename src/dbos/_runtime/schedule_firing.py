@@ -79,11 +79,16 @@ def enqueue_firing(
 
 
 def fire_schedule(
-    rt: Runtime, definition: ScheduleDefinition, fire_time: dt.datetime, schedule_context: Any
+    rt: Runtime,
+    definition: ScheduleDefinition,
+    fire_time: dt.datetime,
+    schedule_context: Any,
+    workflow_id: str | None = None,
 ) -> str:
     """Enqueue the firing of a database schedule at ``fire_time``; the workflow's ID.
 
-    The workflow is called with ``(fire_time, context)``.
+    The workflow is called with ``(fire_time, context)``. Its ID is the fire time's own
+    (the same in every process) unless ``workflow_id`` is given.
     """
     name = definition.schedule_name
     return enqueue_firing(
@@ -92,7 +97,7 @@ def fire_schedule(
         class_name=definition.workflow_class_name,
         queue_name=definition.queue_name,
         application_name=definition.application_name,
-        workflow_id=scheduled_workflow_id(name, fire_time),
+        workflow_id=workflow_id or scheduled_workflow_id(name, fire_time),
         args=(fire_time, schedule_context),
         schedule_name=name,
     )
@@ -125,13 +130,5 @@ def trigger_schedule(rt: Runtime, name: str) -> str:
     """Enqueue a firing of schedule ``name`` now; the workflow's ID."""
     definition = _existing(rt, name)
     now = dt.datetime.fromtimestamp(rt.clock.now_ms() / 1000, UTC)
-    return enqueue_firing(
-        rt,
-        workflow_name=definition.workflow_name,
-        class_name=definition.workflow_class_name,
-        queue_name=definition.queue_name,
-        application_name=definition.application_name,
-        workflow_id=triggered_workflow_id(name, now),
-        args=(now, decode_context(rt, definition.context)),
-        schedule_name=name,
-    )
+    schedule_context = decode_context(rt, definition.context)
+    return fire_schedule(rt, definition, now, schedule_context, triggered_workflow_id(name, now))
