@@ -135,6 +135,12 @@ class Waiters:
                     self._kinds_heard.add(kind)
                 return
 
+    def kinds_waiting(self) -> set[str]:
+        """The kinds (prefixes) that have a waiter now."""
+        with self._lock:
+            keys = list(self._signals)
+        return {kind for kind in KINDS for key in keys if key.startswith(kind)}
+
     def forget_kinds_heard(self) -> None:
         """The notifier stopped hearing anything (or was replaced): ask again next time."""
         self._kinds_heard.clear()

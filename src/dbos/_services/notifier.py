@@ -63,6 +63,11 @@ class NotifierService:
         target = self._listen if self._listener is not None else self._poll
         self._thread = threading.Thread(target=target, name="dbos-notifier", daemon=True)
         self._thread.start()
+        if self._listener is not None:
+            # Workflows recovered at launch may already wait (they start before this
+            # service): their kinds are listened on now, and they re-check as usual.
+            for kind in self._rt.waiters.kinds_waiting():
+                self._hear_kind(kind)
 
     def _listen(self) -> None:
         listener = self._listener
