@@ -17,6 +17,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from dbos._storage.backend import Row, Statement
 
@@ -47,7 +48,7 @@ class GroupCommitter:
         self,
         conn: sqlite3.Connection,
         lock: threading.Lock,
-        retry_locked: Callable[[Callable[[], None]], None],
+        retry_locked: Callable[[Callable[[], Any]], Any],
         map_error: Callable[[sqlite3.IntegrityError], Exception],
     ) -> None:
         self._conn = conn
@@ -84,18 +85,14 @@ class GroupCommitter:
         except sqlite3.OperationalError as exc:
             if not _is_locked(exc):
                 raise
-        rows: list[Row] = []
-
-        def again() -> None:
-            rows[:] = self._conn.execute(query, params).fetchall()
-
-        self._retry_locked(again)  # another process holds the file: wait it out
+        # Another process holds the file: wait it out.
+        rows: list[Row] = self._retry_locked(lambda: self._conn.execute(query, params).fetchall())
         return rows
 
     def _commit(self, group: list[_Write]) -> None:
         try:
             if len(group) == 1 and len(group[0].statements) == 1:
-                self._retry_locked(lambda: self._alone(group[0]))
+                group[0].rows = self._alone_now(group[0].statements[0])
             else:
                 self._retry_locked(lambda: self._together(group))
         except BaseException as exc:  # the group as a whole failed: nothing committed
@@ -103,13 +100,6 @@ class GroupCommitter:
                 write.rows, write.error = [], exc
         for write in group:
             write.done = True
-
-    def _alone(self, write: _Write) -> None:
-        query, params = write.statements[0]
-        try:
-            write.rows = self._conn.execute(query, params).fetchall()
-        except sqlite3.IntegrityError as exc:
-            write.error = self._map_error(exc)
 
     def _together(self, group: list[_Write]) -> None:
         conn = self._conn
