@@ -10,6 +10,7 @@ from collections.abc import Callable
 import pytest
 from storage_support import step, workflow
 
+from dbos._storage.backend import MissingReference
 from dbos._storage.system_database import SystemDatabase
 
 
@@ -236,17 +237,35 @@ def test_steps_load_back_by_function_id_with_every_field(db: SystemDatabase) -> 
 
 
 def test_a_step_of_a_missing_workflow_is_refused(db: SystemDatabase) -> None:
-    with pytest.raises(Exception, match=r"(?i)foreign key"):
+    with pytest.raises(MissingReference):
         db.steps.record(step("missing", 1))
+    assert db.steps.load("missing") == {}
 
 
-def test_deleting_a_workflow_deletes_its_steps(db: SystemDatabase) -> None:
-    db.workflows.insert(workflow("w1"))
-    db.steps.record(step("w1", 1))
+def test_an_event_of_a_missing_workflow_is_refused_and_leaves_nothing(db: SystemDatabase) -> None:
+    statements = db.events.set_statements("missing", "k", "v", "json", 1)
+    with pytest.raises(MissingReference):
+        db.steps.record_with(step("missing", 1), statements)
+    assert db.steps.load("missing") == {}
+    assert db.events.get("missing", "k") is None
+
+
+def test_deleting_a_workflow_deletes_its_steps_events_and_streams(db: SystemDatabase) -> None:
+    for wf in ("w1", "w2"):
+        db.workflows.insert(workflow(wf))
+        db.steps.record_with(step(wf, 1), db.events.set_statements(wf, "k", "v", "json", 1))
+        db.steps.record_with(step(wf, 2), [db.streams.write_statement(wf, "s", "v", "json", 2)])
     db.backend.write_one(
         db.dialect.sql("DELETE FROM {s}workflow_status WHERE workflow_uuid = ?"), ("w1",)
     )
     assert db.steps.load("w1") == {}
+    assert db.events.get("w1", "k") is None
+    count = db.dialect.sql("SELECT COUNT(*) FROM {s}streams WHERE workflow_uuid = ?")
+    assert db.backend.read_one(count, ("w1",)) == (0,)
+    assert sorted(db.steps.load("w2")) == [1, 2]  # another workflow's rows stay
+    assert db.events.get("w2", "k") == ("v", "json")
+    stream = db.streams.read("w2", "s", 0)
+    assert stream is not None and stream.value == "v"
 
 
 # ---------------------------------------------------------------- QueueStore
@@ -503,3 +522,10 @@ def test_versions_are_listed_per_application(db: SystemDatabase) -> None:
     db.versions.register("theirs", "other-app", 2_000)
     db.versions.register("unclaimed", None, 3_000)
     assert [v.version_name for v in db.versions.list("app")] == ["unclaimed", "mine"]
+
+
+def test_a_statement_the_server_cannot_run_fails_at_once(db: SystemDatabase) -> None:
+    """A protocol violation (parameters that do not fit) is not mistaken for a lost link."""
+    insert = db.dialect.sql("INSERT INTO {s}queues (name) VALUES (?)")
+    with pytest.raises(Exception, match="parameter|binding"):
+        db.backend.write_one(insert, ("a", "b"))

@@ -1,8 +1,9 @@
 """NotifierService: other processes' writes in, in-process wake-ups out (one per process).
 
-On Postgres one dedicated connection LISTENs: triggers announce enqueues (waking the queue
-runner) and messages, events and stream values (waking the recv, get_event and read_stream
-waiters on that key), so a waiter here wakes within milliseconds of another process's commit.
+On Postgres one dedicated connection LISTENs: a trigger announces enqueues (waking the queue
+runner), and the statements that write messages, events and stream values announce those
+(waking the recv, get_event and read_stream waiters on that key), so a waiter here wakes
+within milliseconds of another process's commit.
 The channel of a kind (messages, events, streams) is listened on from the moment the first
 waiter of that kind registers, before it checks storage; a process that never waits for
 events never receives the notices of every event written anywhere.
@@ -21,14 +22,14 @@ import threading
 from dbos._runtime.runtime import Runtime
 from dbos._runtime.waiters import EVENT_PREFIX, MESSAGE_PREFIX, STREAM_PREFIX
 from dbos._storage.backend import Listener
+from dbos._storage.dialect import EVENTS_CHANNEL, MESSAGES_CHANNEL, QUEUE_CHANNEL, STREAMS_CHANNEL
 
 logger = logging.getLogger("dbos")
-QUEUE_CHANNEL = "dbos_queue_channel"
 # Channel -> the waiter-key prefix its payloads ("<workflow id>::<topic or key>") belong to.
 KEYED_CHANNELS = {
-    "dbos_notifications_channel": MESSAGE_PREFIX,
-    "dbos_workflow_events_channel": EVENT_PREFIX,
-    "dbos_streams_channel": STREAM_PREFIX,
+    MESSAGES_CHANNEL: MESSAGE_PREFIX,
+    EVENTS_CHANNEL: EVENT_PREFIX,
+    STREAMS_CHANNEL: STREAM_PREFIX,
 }
 CHANNEL_OF_KIND = {prefix: channel for channel, prefix in KEYED_CHANNELS.items()}
 # How long the first waiter of a kind waits for the listener to LISTEN (one round trip).

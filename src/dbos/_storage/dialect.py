@@ -14,6 +14,16 @@ from typing import Any
 # Longer lists go to SQLite as one JSON parameter; it allows 32,766 parameters per statement.
 _SQLITE_INLINE_VALUES = 512
 
+# Postgres channels: one for enqueues, and one per kind of thing a waiter waits for. A keyed
+# notice's payload is "<workflow id>::<topic or key>".
+QUEUE_CHANNEL = "dbos_queue_channel"
+MESSAGES_CHANNEL = "dbos_notifications_channel"
+EVENTS_CHANNEL = "dbos_workflow_events_channel"
+STREAMS_CHANNEL = "dbos_streams_channel"
+# Postgres refuses payloads of 8000 bytes or more; a longer key is sent as an empty payload,
+# which wakes every waiter of its kind.
+_MAX_PAYLOAD = 7900
+
 
 @dataclass(frozen=True)
 class Dialect:
@@ -47,12 +57,27 @@ class Dialect:
     # A parameter that also asks the row trigger not to notify for this statement (see
     # migration 0005): the enqueue's notice comes later. Just the parameter on SQLite.
     quiet_parameter: str = "?"
+    # Writes of messages, events and stream values notify their channel themselves (a
+    # pg_notify in the statement's RETURNING clause), which costs less than a trigger.
+    notifies: bool = False
 
     def sql(self, text: str) -> str:
         compiled = text.replace("{s}", self.table_prefix)
         if self.placeholder != "?":
             compiled = compiled.replace("%", "%%").replace("?", self.placeholder)
         return compiled
+
+    def notify(self, channel: str, key: str) -> str:
+        """A RETURNING clause that announces each row written on ``channel`` (or nothing).
+
+        ``key`` is the SQL of the payload. The notice is part of the writing transaction, so
+        no waiter is woken before the row is visible. Without ``notifies`` (SQLite), the
+        writing process wakes its own waiters and other processes poll.
+        """
+        if not self.notifies:
+            return ""
+        payload = f"CASE WHEN octet_length({key}) < {_MAX_PAYLOAD} THEN {key} ELSE '' END"
+        return f"RETURNING pg_notify('{channel}', {payload})"
 
     def member_of(self, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
         """``column`` is one of ``values``, as uncompiled SQL and its parameters.
@@ -85,9 +110,10 @@ def postgres_dialect(schema: str) -> Dialect:
         no_limit="ALL",
         serialized_writes=False,
         repeats_index_predicates=False,
-        announce_queue="SELECT pg_notify('dbos_queue_channel', %s)",
+        announce_queue=f"SELECT pg_notify('{QUEUE_CHANNEL}', %s)",
         quiet_parameter=(
             "(SELECT CAST(%s AS TEXT) FROM "
             "(SELECT set_config('dbos.quiet_enqueue', 'on', true)) AS quiet)"
         ),
+        notifies=True,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dbos._storage.backend import Backend, Statement
+from dbos._storage.dialect import EVENTS_CHANNEL
 
 # Every value a key was given, by the function ID that gave it; the current value is the one
 # with the highest function ID (the latest in the workflow's order). A fork from step N keeps
@@ -13,6 +14,7 @@ INSERT INTO {s}workflow_events_history (workflow_uuid, function_id, key, value, 
 VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (workflow_uuid, key, function_id)
 DO UPDATE SET value = excluded.value, serialization = excluded.serialization
+{notify}
 """
 
 GET = """
@@ -29,11 +31,16 @@ ORDER BY h.key
 """
 
 
+def notify_event(backend: Backend) -> str:
+    """The clause that wakes get_event waiters on each key a statement writes."""
+    return backend.dialect.notify(EVENTS_CHANNEL, "workflow_uuid || '::' || key")
+
+
 class EventStore:
     def __init__(self, backend: Backend) -> None:
         self._db = backend
         sql = backend.dialect.sql
-        self._set = sql(SET)
+        self._set = sql(SET.replace("{notify}", notify_event(backend)))
         self._get = sql(GET)
         self._get_all = sql(GET_ALL)
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from dbos._core.status import ACTIVE
 from dbos._storage.backend import Backend, Connection, fetch_rows
+from dbos._storage.events import notify_event
 from dbos._storage.records import ForkOutcome, ForkRequest, RewindRequest
+from dbos._storage.streams import notify_stream
 
 # The fork's row, copied from the source's inside the database: name, class, instance,
 # owner, authentication, inputs, serialization and attributes. An unclaimed source's fork
@@ -57,12 +59,14 @@ COPY_EVENT_HISTORY = """
 INSERT INTO {s}workflow_events_history (workflow_uuid, function_id, key, value, serialization)
 SELECT ?, function_id, key, value, serialization
 FROM {s}workflow_events_history WHERE workflow_uuid = ? AND function_id < ?
+{notify}
 """
 
 COPY_STREAMS = """
 INSERT INTO {s}streams (workflow_uuid, key, value, "offset", function_id, serialization)
 SELECT ?, key, value, "offset", function_id, serialization
 FROM {s}streams WHERE workflow_uuid = ? AND function_id < ?
+{notify}
 """
 
 GET_STATUS = "SELECT status FROM {s}workflow_status WHERE workflow_uuid = ? {lock}"
@@ -94,7 +98,11 @@ class ForkStore:
         self._get_forked_from = sql(GET_FORKED_FROM)
         self._source_exists = sql(SOURCE_EXISTS)
         self._mark_forked = sql(MARK_FORKED)
-        self._copy = [sql(COPY_STEPS), sql(COPY_EVENT_HISTORY), sql(COPY_STREAMS)]
+        self._copy = [
+            sql(COPY_STEPS),
+            sql(COPY_EVENT_HISTORY.replace("{notify}", notify_event(backend))),
+            sql(COPY_STREAMS.replace("{notify}", notify_stream(backend))),
+        ]
         self._replace_child = sql(REPLACE_CHILD)
         self._get_status = sql(GET_STATUS.replace("{lock}", backend.dialect.lock_row))
         self._truncate = [sql(q) for q in TRUNCATE]

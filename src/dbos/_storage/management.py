@@ -38,7 +38,8 @@ WHERE {ids} AND status NOT IN ('SUCCESS', 'ERROR')
 RETURNING workflow_uuid
 """
 
-# Steps, events, messages and streams go with the row (ON DELETE CASCADE).
+# Steps, events, messages and streams go with the row: foreign keys ON DELETE CASCADE, and on
+# Postgres a trigger for steps, events and streams (migration 8).
 DELETE = "DELETE FROM {s}workflow_status WHERE {ids} RETURNING workflow_uuid"
 
 GET_ATTRIBUTES = "SELECT attributes FROM {s}workflow_status WHERE workflow_uuid = ? {lock}"

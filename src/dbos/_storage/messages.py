@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from dbos._storage.backend import Backend, Connection, Statement, fetch_rows
+from dbos._storage.dialect import MESSAGES_CHANNEL
 from dbos._storage.records import StepWrite
-from dbos._storage.steps import StepStore
+from dbos._storage.steps import StepStore, missing_workflow
 
 
 class MessageWrite(NamedTuple):
@@ -33,6 +34,7 @@ INSERT INTO {s}notifications (message_uuid, destination_uuid, topic, message, se
     consumed, created_at_epoch_ms)
 VALUES {rows}
 ON CONFLICT (message_uuid) DO NOTHING
+{notify}
 """
 SEND_ROW = "(?, ?, ?, ?, ?, FALSE, ?)"
 # Rows per statement: 6 parameters each stays well under SQLite's 32,766 and Postgres's 65,535.
@@ -83,6 +85,7 @@ class MessageStore:
         consume = CONSUME_OLDEST.replace("{order}", dialect.insertion_order)
         self._consume = sql(consume.replace("{skip_locked}", dialect.skip_locked))
         self._forks_of = sql(FORKS_OF)
+        self._notify = dialect.notify(MESSAGES_CHANNEL, "destination_uuid || '::' || topic")
 
     def send_statements(self, messages: Sequence[MessageWrite], now_ms: int) -> list[Statement]:
         statements: list[Statement] = []
@@ -90,7 +93,8 @@ class MessageStore:
             chunk = messages[start : start + SEND_CHUNK]
             if len(chunk) not in self._send:
                 rows = ", ".join(SEND_ROW for _ in chunk)
-                self._send[len(chunk)] = self._db.dialect.sql(SEND.replace("{rows}", rows))
+                send = SEND.replace("{rows}", rows).replace("{notify}", self._notify)
+                self._send[len(chunk)] = self._db.dialect.sql(send)
             params = [p for m in chunk for p in (*m, now_ms)]
             statements.append((self._send[len(chunk)], params))
         return statements
@@ -132,6 +136,8 @@ class MessageStore:
             write = checkpoint._replace(output=message, serialization=serialization)
             query, params = self._steps.strict_record(write)
             status = fetch_rows(conn.execute(query, params))[0][0]
+            if status is None:  # the receiver was deleted: leave its mailbox as it was
+                raise missing_workflow(workflow_id)
             return Received(message, serialization, status)
 
         return self._db.transact(run)

@@ -34,6 +34,9 @@ _MAX_WITH_CLAUSES = 8
 # SQLSTATE classes that mean "the server or the link is away", not "the statement is wrong":
 # connection exceptions, insufficient resources, operator intervention.
 _RETRIABLE_CLASSES = ("08", "53", "57")
+# ...except a protocol violation (08P01), which the same request would get again: a statement
+# whose parameters do not fit it, say. Retrying it would loop forever.
+_NOT_RETRIABLE = frozenset({"08P01"})
 
 
 def conninfo_from_url(url: str) -> str:
@@ -50,7 +53,9 @@ def is_retriable(exc: BaseException) -> bool:
         return False
     if isinstance(exc, psycopg.OperationalError):
         state = getattr(exc, "sqlstate", None)
-        return state is None or state[:2] in _RETRIABLE_CLASSES
+        if state is None:
+            return True
+        return state[:2] in _RETRIABLE_CLASSES and state not in _NOT_RETRIABLE
     return False
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dbos._storage.backend import Backend, DuplicateKey, Statement
+from dbos._storage.backend import Backend, DuplicateKey, MissingReference, Statement
 from dbos._storage.records import RecordResult, StepRow, StepWrite
 
 _STEP_COLUMNS = "function_id, function_name, output, error, child_workflow_id, serialization"
@@ -41,6 +41,19 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING (SELECT status FROM {s}workflow_status WHERE workflow_uuid = ?)
 """
 
+# A workflow's own writes (steps, events, stream values) carry no foreign key on Postgres
+# (migration 8). A write that found no workflow row (its status reads NULL) commits an orphan;
+# these remove it, and anything else that workflow left, when no row exists for it.
+PURGE_ORPHANS = [
+    f"DELETE FROM {{s}}{table} WHERE workflow_uuid = ? AND NOT EXISTS "
+    "(SELECT 1 FROM {s}workflow_status WHERE workflow_uuid = ?)"
+    for table in ("operation_outputs", "workflow_events_history", "streams")
+]
+
+
+def missing_workflow(workflow_id: str) -> MissingReference:
+    return MissingReference(f"workflow {workflow_id} does not exist")
+
 
 class StepStore:
     def __init__(self, backend: Backend) -> None:
@@ -51,6 +64,7 @@ class StepStore:
         self._get = sql(GET)
         self._get_completed_at = sql(GET_COMPLETED_AT)
         self._record_strict = sql(RECORD_STRICT)
+        self._purge_orphans = [sql(q) for q in PURGE_ORPHANS]
 
     def load(self, workflow_id: str) -> dict[int, StepRow]:
         """Every recorded operation of a workflow, by function ID: what a replay needs."""
@@ -65,11 +79,12 @@ class StepStore:
 
         ``recorded`` is False when another execution got there first; ``workflow_status`` is
         the workflow's status as the insert saw it (None when nothing was recorded).
+        MissingReference when the workflow does not exist (nothing is left recorded).
         """
         rows = self._db.write_one(self._record, (*s, s.workflow_id))
         if not rows:
             return RecordResult(False, None)
-        return RecordResult(True, rows[0][0])
+        return self._recorded(s.workflow_id, rows[0][0])
 
     def strict_record(self, s: StepWrite) -> Statement:
         """The checkpoint as a statement that fails if the function ID is already recorded."""
@@ -88,7 +103,17 @@ class StepStore:
             if self.completed_at(s.workflow_id, s.function_id) is None:
                 raise
             return RecordResult(False, None)
-        return RecordResult(True, rows[0][0])
+        return self._recorded(s.workflow_id, rows[0][0])
+
+    def _recorded(self, workflow_id: str, status: str | None) -> RecordResult:
+        if status is None:
+            self.purge_orphans(workflow_id)
+            raise missing_workflow(workflow_id)
+        return RecordResult(True, status)
+
+    def purge_orphans(self, workflow_id: str) -> None:
+        """Delete what was recorded for ``workflow_id`` if it has no workflow row."""
+        self._db.write_batch([(q, (workflow_id, workflow_id)) for q in self._purge_orphans])
 
     def completed_at(self, workflow_id: str, function_id: int) -> int | None:
         row = self._db.read_one(self._get_completed_at, (workflow_id, function_id))

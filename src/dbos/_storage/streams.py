@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from dbos._storage.backend import Backend, Statement
+from dbos._storage.dialect import STREAMS_CHANNEL
 
 
 class StreamRead(NamedTuple):
@@ -23,6 +24,7 @@ INSERT INTO {s}streams (workflow_uuid, key, value, "offset", function_id, serial
 SELECT CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), COALESCE(MAX("offset"), -1) + 1,
     CAST(? AS INTEGER), CAST(? AS TEXT)
 FROM {s}streams WHERE workflow_uuid = ? AND key = ?
+{notify}
 """
 
 # The value and the writer's status as one statement sees them: a reader that finds the
@@ -35,11 +37,16 @@ WHERE w.workflow_uuid = ?
 """
 
 
+def notify_stream(backend: Backend) -> str:
+    """The clause that wakes readers of each stream a statement writes to."""
+    return backend.dialect.notify(STREAMS_CHANNEL, "workflow_uuid || '::' || key")
+
+
 class StreamStore:
     def __init__(self, backend: Backend) -> None:
         self._db = backend
         sql = backend.dialect.sql
-        self._write = sql(WRITE)
+        self._write = sql(WRITE.replace("{notify}", notify_stream(backend)))
         self._read = sql(READ)
 
     def write_statement(

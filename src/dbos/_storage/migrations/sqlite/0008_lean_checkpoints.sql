@@ -1,0 +1,3 @@
+-- Nothing to do on SQLite: its foreign key checks cost a lookup in a page already in memory,
+-- and it notifies waiters from the writing process, not from triggers. Kept so both
+-- backends number alike.
