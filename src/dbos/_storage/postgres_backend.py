@@ -23,6 +23,7 @@ from dbos._storage.backend import (
     fetch_rows,
 )
 from dbos._storage.dialect import postgres_dialect
+from dbos._storage.postgres_connections import PooledConnections
 from dbos._storage.postgres_listener import PostgresListener
 from dbos._storage.postgres_wire import PreparedStatements
 
@@ -87,6 +88,7 @@ class PostgresBackend:
             name="dbos-system",
         )
         self._pool.open(wait=True, timeout=30)
+        self._connections = PooledConnections(self._pool)
         self._prepared = PreparedStatements()
 
     def _with_retry(self, op: Callable[[], T]) -> T:
@@ -116,13 +118,15 @@ class PostgresBackend:
             text, values = statement
             if rerun is not None:
                 statement = rerun
-            with self._pool.connection() as conn:
-                rows = self._prepared.execute(conn, text, values)
-                if rows is None:
-                    rows = fetch_rows(conn.execute(text, values))
-                return rows
+            return self._connections.run(lambda conn: self._execute(conn, text, values))
 
         return self._constrained(op)
+
+    def _execute(self, conn: psycopg.Connection[Any], query: str, params: Params) -> list[Row]:
+        rows = self._prepared.execute(conn, query, params)
+        if rows is None:
+            rows = fetch_rows(conn.execute(query, params))
+        return rows
 
     def _constrained(self, op: Callable[[], T]) -> T:
         """Run ``op`` with retries, constraint failures in their backend-neutral form."""
@@ -149,17 +153,16 @@ class PostgresBackend:
         # psycopg's compiled loaders decode a hundred wide rows in about half the time the
         # libpq fast path takes, which is built for one short row per statement.
         def op() -> list[Row]:
-            with self._pool.connection() as conn:
-                return fetch_rows(conn.execute(query, params))
+            return self._connections.run(lambda conn: fetch_rows(conn.execute(query, params)))
 
         return self._with_retry(op)
 
     def transact(self, fn: Callable[[Connection], T]) -> T:
-        def op() -> T:
-            with self._pool.connection() as conn, conn.transaction():
+        def in_transaction(conn: psycopg.Connection[Any]) -> T:
+            with conn.transaction():
                 return fn(conn)
 
-        return self._constrained(op)
+        return self._constrained(lambda: self._connections.run(in_transaction))
 
     def write_batch(self, statements: Sequence[Statement]) -> list[Row]:
         """One statement where possible: the others become data-modifying WITH clauses.
@@ -185,16 +188,15 @@ class PostgresBackend:
         query = ";\n".join(q for q, _ in statements)
         all_params = [p for _, group in statements for p in group]
 
-        def op() -> list[Row]:
-            with self._pool.connection() as conn:
-                cursor = psycopg.ClientCursor(conn)
-                cursor.execute(query, all_params)
-                rows = fetch_rows(cursor)
-                while cursor.nextset():
-                    pass
-                return rows
+        def run(conn: psycopg.Connection[Any]) -> list[Row]:
+            cursor = psycopg.ClientCursor(conn)
+            cursor.execute(query, all_params)
+            rows = fetch_rows(cursor)
+            while cursor.nextset():
+                pass
+            return rows
 
-        return self._constrained(op)
+        return self._constrained(lambda: self._connections.run(run))
 
     def external_commits(self) -> None:
         """Postgres announces other processes' writes through LISTEN/NOTIFY instead."""
@@ -204,6 +206,7 @@ class PostgresBackend:
         return PostgresListener(self.conninfo, channels)
 
     def close(self) -> None:
+        self._connections.close()
         self._pool.close(timeout=5)
 
 
