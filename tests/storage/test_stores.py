@@ -527,5 +527,5 @@ def test_versions_are_listed_per_application(db: SystemDatabase) -> None:
 def test_a_statement_the_server_cannot_run_fails_at_once(db: SystemDatabase) -> None:
     """A protocol violation (parameters that do not fit) is not mistaken for a lost link."""
     insert = db.dialect.sql("INSERT INTO {s}queues (name) VALUES (?)")
-    with pytest.raises(Exception, match="parameter|binding"):
+    with pytest.raises(Exception, match=r"parameter|binding"):
         db.backend.write_one(insert, ("a", "b"))
