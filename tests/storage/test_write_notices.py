@@ -8,17 +8,19 @@ nobody reads. SQLite has no notifications; its processes wake their own waiters.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 
+import psycopg
 import pytest
 from storage_support import step, workflow
 from test_management_stores import fork_request
 
 from dbos._storage.dialect import EVENTS_CHANNEL, MESSAGES_CHANNEL, STREAMS_CHANNEL
 from dbos._storage.messages import MessageWrite
-from dbos._storage.postgres_listener import PostgresListener
 from dbos._storage.postgres_backend import PostgresBackend
+from dbos._storage.postgres_listener import PostgresListener
 from dbos._storage.system_database import SystemDatabase
 
 
@@ -93,3 +95,93 @@ def test_a_key_too_long_for_a_payload_announces_an_empty_one(
     db.workflows.insert(workflow(wf))
     db.events.set(wf, "k" * 8000, "v", "json", 1)
     assert heard(listener, {(EVENTS_CHANNEL, "")}) == {(EVENTS_CHANNEL, "")}
+
+
+def test_nothing_is_announced_while_nobody_is_registered(db: SystemDatabase) -> None:
+    if not isinstance(db.backend, PostgresBackend):
+        pytest.skip("SQLite has no notifications")
+    wf = "quiet-" + uuid.uuid4().hex
+    db.workflows.insert(workflow(wf))
+    with psycopg.connect(db.backend.conninfo, autocommit=True) as plain:
+        plain.execute(f'LISTEN "{EVENTS_CHANNEL}"')  # listens, but is not registered
+        db.events.set(wf, "k", "v", "json", 1)
+        # Notices arrive in commit order: everything before the marker has arrived with it.
+        plain.execute("SELECT pg_notify(%s, %s)", (EVENTS_CHANNEL, "marker-" + wf))
+        payloads = []
+        for notice in plain.notifies(timeout=10):
+            payloads.append(notice.payload)
+            if notice.payload == "marker-" + wf:
+                break
+    assert f"{wf}::k" not in payloads
+    assert payloads[-1] == "marker-" + wf
+
+
+def test_registering_removes_the_rows_of_backends_that_are_gone(db: SystemDatabase) -> None:
+    if not isinstance(db.backend, PostgresBackend):
+        pytest.skip("SQLite has no notifications")
+    table = db.dialect.sql("{s}listeners")
+    db.backend.write_one(
+        f"INSERT INTO {table} (channel, backend_pid) VALUES (%s, %s)", (EVENTS_CHANNEL, -1)
+    )
+    listener = db.backend.listen([EVENTS_CHANNEL])
+    try:
+        assert listener.wait(0.01) == []  # listens, and registers, on its first wait
+        rows = db.backend.read_all(f"SELECT channel, backend_pid FROM {table}")
+        assert [channel for channel, _ in rows] == [EVENTS_CHANNEL]
+        assert rows[0][1] > 0  # the listener's own backend, not the stale row
+    finally:
+        listener.close()
+
+
+def test_registration_waits_for_a_write_that_found_nobody_registered(
+    db: SystemDatabase,
+) -> None:
+    """The write did not notify, so the waiter's first check must see it: the registration
+    commits only after the write has, and the check runs after the registration."""
+    if not isinstance(db.backend, PostgresBackend):
+        pytest.skip("SQLite has no notifications")
+    wf = "race-" + uuid.uuid4().hex
+    db.workflows.insert(workflow(wf))
+    listener = db.backend.listen([])
+    registered = threading.Event()
+
+    def register() -> None:
+        if listener.add_channel(EVENTS_CHANNEL, 30):
+            registered.set()
+
+    def listener_loop() -> None:
+        while not registered.is_set():
+            listener.wait(0.05)
+
+    with psycopg.connect(db.backend.conninfo) as writer:  # a transaction left open
+        (query, params), *_ = db.events.set_statements(wf, "k", "v", "json", 1)
+        writer.execute(query, params)
+        threads = [threading.Thread(target=f, daemon=True) for f in (register, listener_loop)]
+        for thread in threads:
+            thread.start()
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE wait_event_type = 'Lock' AND query LIKE 'BEGIN; LOCK TABLE%%'"
+        )
+        deadline = time.monotonic() + 10
+        while db.backend.read_one(waiting) != (1,) and time.monotonic() < deadline:
+            time.sleep(0.01)  # bounded poll for the registration to block on the lock
+        assert db.backend.read_one(waiting) == (1,)
+        assert not registered.is_set()
+        writer.commit()
+    assert registered.wait(10)
+    assert db.events.get(wf, "k") == ("v", "json")  # the waiter's first check sees it
+    for thread in threads:
+        thread.join(10)
+    listener.close()
+
+
+def test_a_closed_listener_is_no_longer_registered(db: SystemDatabase) -> None:
+    if not isinstance(db.backend, PostgresBackend):
+        pytest.skip("SQLite has no notifications")
+    table = db.dialect.sql("{s}listeners")
+    listener = db.backend.listen([STREAMS_CHANNEL])
+    assert listener.wait(0.01) == []
+    assert db.backend.read_all(f"SELECT channel FROM {table}") == [(STREAMS_CHANNEL,)]
+    listener.close()
+    assert db.backend.read_all(f"SELECT channel FROM {table}") == []

@@ -20,6 +20,9 @@ QUEUE_CHANNEL = "dbos_queue_channel"
 MESSAGES_CHANNEL = "dbos_notifications_channel"
 EVENTS_CHANNEL = "dbos_workflow_events_channel"
 STREAMS_CHANNEL = "dbos_streams_channel"
+# The channels a write announces on only while some process listens (migration 9); every
+# process listens on the queue channel.
+ON_DEMAND_CHANNELS = frozenset({MESSAGES_CHANNEL, EVENTS_CHANNEL, STREAMS_CHANNEL})
 # Postgres refuses payloads of 8000 bytes or more; a longer key is sent as an empty payload,
 # which wakes every waiter of its kind.
 _MAX_PAYLOAD = 7900
@@ -71,13 +74,17 @@ class Dialect:
         """A RETURNING clause that announces each row written on ``channel`` (or nothing).
 
         ``key`` is the SQL of the payload. The notice is part of the writing transaction, so
-        no waiter is woken before the row is visible. Without ``notifies`` (SQLite), the
-        writing process wakes its own waiters and other processes poll.
+        no waiter is woken before the row is visible, and it is sent only while some process
+        listens on the channel (see migration 9). Without ``notifies`` (SQLite), the writing
+        process wakes its own waiters and other processes poll.
         """
         if not self.notifies:
             return ""
         payload = f"CASE WHEN octet_length({key}) < {_MAX_PAYLOAD} THEN {key} ELSE '' END"
-        return f"RETURNING pg_notify('{channel}', {payload})"
+        listened = (
+            f"EXISTS (SELECT 1 FROM {self.table_prefix}listeners WHERE channel = '{channel}')"
+        )
+        return f"RETURNING CASE WHEN {listened} THEN pg_notify('{channel}', {payload}) END"
 
     def member_of(self, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
         """``column`` is one of ``values``, as uncompiled SQL and its parameters.

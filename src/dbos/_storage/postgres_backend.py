@@ -203,7 +203,8 @@ class PostgresBackend:
         return
 
     def listen(self, channels: Sequence[str]) -> PostgresListener:
-        return PostgresListener(self.conninfo, channels)
+        registry = f"{self.dialect.table_prefix}listeners"
+        return PostgresListener(self.conninfo, channels, registry=registry)
 
     def close(self) -> None:
         self._connections.close()

@@ -6,6 +6,10 @@ stream values are listened on only once something in this process waits for one 
 a notice for every such write made anywhere, though most processes never wait for any.
 Measured on Postgres: a set_event with a listener receiving its notices cost ~100 us more
 wall time (and ~60 us more CPU in the writing process) than one without.
+
+Listening on one of those channels also registers this connection's backend in the
+``listeners`` table (migration 9), in the same transaction: writes notify a channel only
+while somebody is registered on it, since each NOTIFY wakes every listening backend.
 """
 
 from __future__ import annotations
@@ -22,7 +26,26 @@ from typing import Any
 import psycopg
 from psycopg import pq
 
+from dbos._storage.dialect import ON_DEMAND_CHANNELS
+
 logger = logging.getLogger("dbos")
+
+
+def registration(registry: str, channel: str) -> bytes:
+    """LISTEN on ``channel`` and register for it in ``registry``, as one transaction.
+
+    The ACCESS EXCLUSIVE lock waits for every write that has read the registry without
+    finding this backend (those writes did not notify) to commit, and holds back the writes
+    that would read it next until this backend is registered: so a waiter that checks the
+    database after this commits sees every write it will not hear about. Rows of backends
+    that no longer exist go too.
+    """
+    return (
+        f"BEGIN; LOCK TABLE {registry} IN ACCESS EXCLUSIVE MODE; "
+        f"DELETE FROM {registry} WHERE backend_pid NOT IN (SELECT pid FROM pg_stat_activity); "
+        f"INSERT INTO {registry} (channel, backend_pid) VALUES ('{channel}', pg_backend_pid()) "
+        f'ON CONFLICT DO NOTHING; LISTEN "{channel}"; COMMIT'
+    ).encode()
 
 
 class PostgresListener:
@@ -33,8 +56,13 @@ class PostgresListener:
     re-reads cover.
     """
 
-    def __init__(self, conninfo: str, channels: Sequence[str]) -> None:
+    def __init__(
+        self, conninfo: str, channels: Sequence[str], *, registry: str | None = None
+    ) -> None:
+        """``registry``: the listeners table to register in (None: listen only)."""
         self._conninfo = conninfo
+        self._registry = registry
+        self._registered_pids: set[int] = set()  # the backends registered, to unregister
         self._conn: psycopg.Connection[Any] | None = None
         self._closed = False
         self._lock = threading.Lock()
@@ -121,9 +149,16 @@ class PostgresListener:
         if not missing:
             return
         for channel in missing:
-            result = pgconn.exec_(f'LISTEN "{channel}"'.encode())
+            if self._registry is not None and channel in ON_DEMAND_CHANNELS:
+                statement = registration(self._registry, channel)
+                self._registered_pids.add(pgconn.backend_pid)
+            else:
+                statement = f'LISTEN "{channel}"'.encode()
+            result = pgconn.exec_(statement)
             if result.status != pq.ExecStatus.COMMAND_OK:
-                raise psycopg.OperationalError(f"LISTEN {channel} failed")
+                # The caller drops this connection, and with it any transaction left open.
+                message = (result.error_message or b"").decode(errors="replace")
+                raise psycopg.OperationalError(f"LISTEN {channel} failed: {message}")
         with self._changed:
             self._listening.update(missing)
             self._changed.notify_all()
@@ -154,6 +189,23 @@ class PostgresListener:
         except OSError:
             pass
         self._forget_connection()
+        self._unregister()
+
+    def _unregister(self) -> None:
+        """Remove this listener's registrations, so writes stop notifying for it at once.
+
+        On a connection of its own (the listening one may be in another thread's select).
+        Best effort: a row left behind only costs notifications until the next registration
+        deletes it.
+        """
+        if not self._registered_pids or self._registry is None:
+            return
+        pids, self._registered_pids = list(self._registered_pids), set()
+        try:
+            with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5) as conn:
+                conn.execute(f"DELETE FROM {self._registry} WHERE backend_pid = ANY(%s)", (pids,))
+        except psycopg.Error as exc:
+            logger.debug("Could not unregister the notification listener: %s", exc)
 
 
 def _drain(pgconn: pq.abc.PGconn) -> list[tuple[str, str]]:

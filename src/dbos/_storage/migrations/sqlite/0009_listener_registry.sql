@@ -1,0 +1,1 @@
+-- Nothing to do on SQLite, which has no notifications. Kept so both backends number alike.
