@@ -85,6 +85,23 @@ def test_a_lone_write_is_one_autocommit_statement(conn: sqlite3.Connection) -> N
         traced.committer.run([(INSERT, (1, "again"))])
 
 
+def test_a_lone_write_of_several_statements_needs_no_savepoint(
+    conn: sqlite3.Connection,
+) -> None:
+    traced = Traced(conn)
+    savepoints: list[str] = []
+    conn.set_trace_callback(
+        lambda s: (traced._trace(s), savepoints.append(s) if "dbos_write" in s else None)
+    )
+    assert traced.committer.run([(INSERT, (1, "a")), (INSERT, (2, "b"))]) == [(1,)]
+    assert traced.control == ["BEGIN IMMEDIATE", "COMMIT"]
+    assert savepoints == []
+    with pytest.raises(DuplicateKey):  # the second fails: the first is rolled back with it
+        traced.committer.run([(INSERT, (3, "c")), (INSERT, (1, "again"))])
+    assert traced.control[-1] == "ROLLBACK"
+    assert conn.execute("SELECT id FROM t ORDER BY id").fetchall() == [(1,), (2,)]
+
+
 def test_queued_writes_commit_in_one_transaction(conn: sqlite3.Connection) -> None:
     traced = Traced(conn)
     outcomes = _in_group(traced, [[(INSERT, (i, "v"))] for i in range(10)])

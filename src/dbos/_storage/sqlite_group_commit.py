@@ -4,8 +4,8 @@ SQLite has one writer, and with ``synchronous=FULL`` every commit waits for an f
 WAL. Under load (an enqueuer, a queue runner and a pool of workflow threads all writing
 checkpoints) threads queue on the writer lock and each pays its own fsync in turn. Here a
 thread that takes the lock commits every write queued so far, its own included, in one
-transaction; the others find theirs done when they get the lock. Alone, a write is the
-single autocommit statement it always was.
+transaction; the others find theirs done when they get the lock. Alone, a write runs as it
+would without grouping: one statement in autocommit, or several in one transaction.
 
 Each write in a group runs inside its own SAVEPOINT, so a write that fails (a duplicate
 key, say) is rolled back alone and its error goes to its own caller; the others commit.
@@ -17,6 +17,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from dbos._storage.backend import Row, Statement
@@ -60,10 +61,10 @@ class GroupCommitter:
 
     def run(self, statements: Sequence[Statement]) -> list[Row]:
         """The rows of the first statement, once all of them have committed together."""
-        if len(statements) == 1 and self._lock.acquire(blocking=False):
+        if self._lock.acquire(blocking=False):
             try:  # the writer is free: nobody to group with, so no bookkeeping either
                 if not self._queued:
-                    return self._alone_now(statements[0])
+                    return self._alone_now(statements)
             finally:
                 self._lock.release()
         write = _Write(statements)
@@ -76,23 +77,46 @@ class GroupCommitter:
                 self._commit(group)
         return write.outcome()
 
-    def _alone_now(self, statement: Statement) -> list[Row]:
-        query, params = statement
+    def _alone_now(self, statements: Sequence[Statement]) -> list[Row]:
+        """One write on its own: one statement in autocommit, or several in a transaction.
+
+        With nobody to share the transaction, no savepoint is needed: a failure rolls back
+        this write alone anyway.
+        """
+        run = partial(self._alone, statements)
         try:
-            return self._conn.execute(query, params).fetchall()
+            return run()
         except sqlite3.IntegrityError as exc:
             raise self._map_error(exc) from exc
         except sqlite3.OperationalError as exc:
             if not _is_locked(exc):
                 raise
         # Another process holds the file: wait it out.
-        rows: list[Row] = self._retry_locked(lambda: self._conn.execute(query, params).fetchall())
+        try:
+            rows: list[Row] = self._retry_locked(run)
+        except sqlite3.IntegrityError as exc:
+            raise self._map_error(exc) from exc
         return rows
+
+    def _alone(self, statements: Sequence[Statement]) -> list[Row]:
+        conn = self._conn
+        if len(statements) == 1:
+            query, params = statements[0]
+            return conn.execute(query, params).fetchall()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            results = [conn.execute(q, p).fetchall() for q, p in statements]
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return results[0]
 
     def _commit(self, group: list[_Write]) -> None:
         try:
-            if len(group) == 1 and len(group[0].statements) == 1:
-                group[0].rows = self._alone_now(group[0].statements[0])
+            if len(group) == 1:
+                group[0].rows = self._alone_now(group[0].statements)
             else:
                 self._retry_locked(lambda: self._together(group))
         except BaseException as exc:  # the group as a whole failed: nothing committed
