@@ -17,13 +17,16 @@ class StreamRead(NamedTuple):
 
 
 # The offset is the next one after the stream's last, computed by the insert itself; two
-# writers racing for an offset collide on the primary key and one of them retries. The casts
-# let Postgres type the parameters of a SELECT list, so the statement can be prepared.
+# writers racing for an offset collide on the primary key and one of them retries. The last
+# offset is read as ORDER BY ... LIMIT 1, one descent of the primary key: SQLite computes
+# MAX("offset") under a WHERE by scanning every value of the stream. The casts let Postgres
+# type the parameters of a SELECT list, so the statement can be prepared.
 WRITE = """
 INSERT INTO {s}streams (workflow_uuid, key, value, "offset", function_id, serialization)
-SELECT CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), COALESCE(MAX("offset"), -1) + 1,
+SELECT CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT),
+    COALESCE((SELECT "offset" FROM {s}streams WHERE workflow_uuid = ? AND key = ?
+              ORDER BY "offset" DESC LIMIT 1), -1) + 1,
     CAST(? AS INTEGER), CAST(? AS TEXT)
-FROM {s}streams WHERE workflow_uuid = ? AND key = ?
 {notify}
 """
 
@@ -52,7 +55,7 @@ class StreamStore:
     def write_statement(
         self, workflow_id: str, key: str, value: str, serialization: str, function_id: int
     ) -> Statement:
-        params = (workflow_id, key, value, function_id, serialization, workflow_id, key)
+        params = (workflow_id, key, value, workflow_id, key, function_id, serialization)
         return self._write, params
 
     def write(
