@@ -133,3 +133,40 @@ def test_events_keep_their_history_and_current_values_across_migration_7(
         ("wf",),
     )
     assert old_name == [("j", "j"), ("k", "new")]  # the view under the old table's name
+
+
+def test_steps_events_and_streams_are_carried_across_migrations_8_to_10(
+    open_db: Callable[[], SystemDatabase],
+) -> None:
+    """8 and 10 rebuild or re-key the checkpoint tables: what they held must survive, and
+    deleting a workflow must still delete its rows."""
+    db = open_db()
+    everything = db.migrator.migrations
+    db.migrator.migrations = [m for m in everything if m.version < 8]
+    db.migrator.migrate()
+    sql = db.backend.dialect.sql
+    rows = {  # as this build's code would write them, in the old schema (no notify clause)
+        "INSERT INTO {s}operation_outputs (workflow_uuid, function_id, function_name) "
+        "VALUES (?, ?, 'f')": [(1,), (2,), (3,)],
+        "INSERT INTO {s}workflow_events_history (workflow_uuid, function_id, key, value, "
+        "serialization) VALUES (?, ?, 'k', 'v', 'x')": [(2,)],
+        'INSERT INTO {s}streams (workflow_uuid, key, value, "offset", function_id, '
+        "serialization) VALUES (?, 's', 'v0', 0, ?, 'x')": [(3,)],
+    }
+    for wf in ("wf", "other"):
+        db.workflows.insert(workflow(wf))
+        for query, function_ids in rows.items():
+            for (function_id,) in function_ids:
+                db.backend.write_one(sql(query), (wf, function_id))
+    db.migrator.migrations = everything
+    assert db.migrator.migrate() == len([m for m in everything if m.version >= 8])
+    assert sorted(db.steps.load("wf")) == [1, 2, 3]
+    assert db.events.get("wf", "k") == ("v", "x")
+    stream = db.streams.read("wf", "s", 0)
+    assert stream is not None and stream.value == "v0"
+    db.backend.write_one(
+        db.dialect.sql("DELETE FROM {s}workflow_status WHERE workflow_uuid = ?"), ("wf",)
+    )
+    assert db.steps.load("wf") == {}
+    assert db.events.get("wf", "k") is None
+    assert sorted(db.steps.load("other")) == [1, 2, 3]

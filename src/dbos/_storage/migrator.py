@@ -42,13 +42,23 @@ def load_migrations(backend_name: str, table_prefix: str) -> list[Migration]:
 
 
 def split_statements(script: str) -> tuple[str, ...]:
-    """Statements end with ';' at the end of a line; $$-quoted bodies may hold more."""
+    """Split a migration into statements, each ending with ';' at the end of a line.
+
+    A $$-quoted body may hold more, and so may a SQLite trigger's BEGIN ... END body, which
+    ends at a line reading ``END;``.
+    """
     lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
-    statements, current, in_body = [], [], False
+    statements, current, in_body, in_trigger = [], [], False, False
     for line in lines:
         current.append(line)
         if line.count("$$") % 2 == 1:
             in_body = not in_body
+        if line.strip().upper() == "BEGIN":
+            in_trigger = "\n".join(current).lstrip().upper().startswith("CREATE TRIGGER")
+        if in_trigger:
+            if line.strip().upper() != "END;":
+                continue
+            in_trigger = False
         if not in_body and line.rstrip().endswith(";"):
             statements.append("\n".join(current).strip().rstrip(";").strip())
             current = []
