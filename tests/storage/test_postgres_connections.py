@@ -5,6 +5,8 @@ Postgres only (it is the Postgres backend's connection handling).
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -78,3 +80,42 @@ def test_closing_hands_idle_connections_back(pool: ConnectionPool[Any]) -> None:
     assert pool.get_stats()["pool_available"] >= 1
     connections.run(backend_pid)  # still usable; the connection goes straight back
     assert pool.get_stats()["requests_num"] == 2
+
+
+def test_a_thread_waits_for_the_free_list_when_every_connection_is_held(
+    pool: ConnectionPool[Any],
+) -> None:
+    """The pool cannot lend what sits on the free list: a third thread, with both of the
+    pool's connections taken, gets the first one that comes back to the list."""
+    connections = PooledConnections(pool, timeout_sec=20)
+    release = threading.Event()
+    holding = threading.Barrier(3)
+    outcomes: list[Any] = []
+
+    def hold(conn: psycopg.Connection[Any]) -> int:
+        holding.wait(10)
+        release.wait(10)
+        return backend_pid(conn)
+
+    holders = [threading.Thread(target=lambda: connections.run(hold)) for _ in range(2)]
+    for thread in holders:
+        thread.start()
+    holding.wait(10)  # both of the pool's connections are in use now
+
+    def third() -> None:
+        try:
+            outcomes.append(connections.run(backend_pid))
+        except Exception as exc:
+            outcomes.append(exc)
+
+    waiter = threading.Thread(target=third)
+    waiter.start()
+    deadline = time.monotonic() + 10  # a bounded poll until the third thread waits
+    while not connections._returned._waiters and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        time.sleep(0.001)
+    assert connections._returned._waiters  # type: ignore[attr-defined]
+    release.set()
+    for thread in [*holders, waiter]:
+        thread.join(15)
+    assert len(outcomes) == 1 and isinstance(outcomes[0], int)
+    assert pool.get_stats()["requests_num"] == 2  # the third took a returned connection
