@@ -14,7 +14,9 @@ def test_ids_are_distinct_version_4_uuids_across_many_refills() -> None:
     ids = [random_uuid() for _ in range(2000)]  # several 4 KiB refills
     assert len(set(ids)) == len(ids)
     assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in ids)
-    assert uuid.UUID(random_id()).version == 4
+    texts = [random_id() for _ in range(2000)]
+    assert all(str(uuid.UUID(t)) == t and uuid.UUID(t).version == 4 for t in texts)
+    assert all(uuid.UUID(t).variant == uuid.RFC_4122 for t in texts)
     token = random_token()
     assert len(token) == 32 and uuid.UUID(hex=token).version == 4
 

@@ -28,21 +28,33 @@ def _forget_buffer() -> None:
 os.register_at_fork(after_in_child=_forget_buffer)
 
 
-def random_uuid() -> uuid.UUID:
+def _random_hex() -> str:
+    """32 hex digits of a version-4 UUID: 122 random bits, the version and variant set."""
     global _buffer, _offset
     with _lock:
         if _offset + 16 > len(_buffer):
             _buffer, _offset = os.urandom(_CHUNK), 0
-        raw = _buffer[_offset : _offset + 16]
+        raw = bytearray(_buffer[_offset : _offset + 16])
         _offset += 16
-    return uuid.UUID(bytes=raw, version=4)
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return raw.hex()
+
+
+def random_uuid() -> uuid.UUID:
+    return uuid.UUID(hex=_random_hex())
 
 
 def random_id() -> str:
-    """A new UUID in its usual text form, as workflow and message IDs use."""
-    return str(random_uuid())
+    """A new UUID in its usual text form, as workflow and message IDs use.
+
+    Formatted here rather than through ``uuid.UUID``, which costs a few microseconds more
+    per ID on the enqueue path (two IDs per enqueue).
+    """
+    h = _random_hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def random_token() -> str:
     """A new UUID as 32 hex digits, as owner tokens use."""
-    return random_uuid().hex
+    return _random_hex()
