@@ -17,6 +17,7 @@ import pytest
 from storage_support import step, workflow
 from test_management_stores import fork_request
 
+from dbos._storage import postgres_listener
 from dbos._storage.dialect import EVENTS_CHANNEL, MESSAGES_CHANNEL, STREAMS_CHANNEL
 from dbos._storage.messages import MessageWrite
 from dbos._storage.postgres_backend import PostgresBackend
@@ -134,12 +135,14 @@ def test_registering_removes_the_rows_of_backends_that_are_gone(db: SystemDataba
 
 
 def test_registration_waits_for_a_write_that_found_nobody_registered(
-    db: SystemDatabase,
+    db: SystemDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The write did not notify, so the waiter's first check must see it: the registration
     commits only after the write has, and the check runs after the registration."""
     if not isinstance(db.backend, PostgresBackend):
         pytest.skip("SQLite has no notifications")
+    # Long enough that the registration waits for this test's write, not for its timeout.
+    monkeypatch.setattr(postgres_listener, "_REGISTRATION_LOCK_TIMEOUT", "60s")
     wf = "race-" + uuid.uuid4().hex
     db.workflows.insert(workflow(wf))
     listener = db.backend.listen([])
@@ -161,7 +164,7 @@ def test_registration_waits_for_a_write_that_found_nobody_registered(
             thread.start()
         waiting = (
             "SELECT count(*) FROM pg_stat_activity"
-            " WHERE wait_event_type = 'Lock' AND query LIKE 'BEGIN; LOCK TABLE%%'"
+            " WHERE wait_event_type = 'Lock' AND query LIKE 'BEGIN; SET LOCAL lock_timeout%%'"
         )
         deadline = time.monotonic() + 10
         while db.backend.read_one(waiting) != (1,) and time.monotonic() < deadline:
@@ -185,3 +188,20 @@ def test_a_closed_listener_is_no_longer_registered(db: SystemDatabase) -> None:
     assert db.backend.read_all(f"SELECT channel FROM {table}") == [(STREAMS_CHANNEL,)]
     listener.close()
     assert db.backend.read_all(f"SELECT channel FROM {table}") == []
+
+
+def test_a_busy_listeners_table_does_not_hold_registration_up(db: SystemDatabase) -> None:
+    """Somebody's open transaction that read the table holds its lock: the listener still
+    registers (without the lock), rather than stalling every notifying write behind it."""
+    if not isinstance(db.backend, PostgresBackend):
+        pytest.skip("SQLite has no notifications")
+    table = db.dialect.sql("{s}listeners")
+    with psycopg.connect(db.backend.conninfo) as reader:  # a transaction left open
+        reader.execute(f"SELECT count(*) FROM {table}")
+        listener = db.backend.listen([EVENTS_CHANNEL])
+        try:
+            assert listener.wait(0.01) == []  # registers on its first wait
+            rows = db.backend.read_all(f"SELECT channel FROM {table}")
+            assert rows == [(EVENTS_CHANNEL,)]
+        finally:
+            listener.close()

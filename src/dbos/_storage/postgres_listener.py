@@ -31,17 +31,31 @@ from dbos._storage.dialect import ON_DEMAND_CHANNELS
 logger = logging.getLogger("dbos")
 
 
-def registration(registry: str, channel: str) -> bytes:
+# How long a registration waits for the listeners table's lock. The writes it waits for are
+# single statements; anything holding the table longer (a person's open transaction that
+# read it, say) must not stall every notifying write behind the lock's queue.
+_REGISTRATION_LOCK_TIMEOUT = "500ms"
+_LOCK_NOT_AVAILABLE = "55P03"
+
+
+def registration(registry: str, channel: str, *, locked: bool = True) -> bytes:
     """LISTEN on ``channel`` and register for it in ``registry``, as one transaction.
 
     The ACCESS EXCLUSIVE lock waits for every write that has read the registry without
     finding this backend (those writes did not notify) to commit, and holds back the writes
     that would read it next until this backend is registered: so a waiter that checks the
     database after this commits sees every write it will not hear about. Rows of backends
-    that no longer exist go too.
+    that no longer exist go too. Unlocked (when the lock is not to be had in time), a write
+    racing the registration may go unannounced; its waiter finds it on its next re-read.
     """
+    lock = (
+        f"SET LOCAL lock_timeout = '{_REGISTRATION_LOCK_TIMEOUT}'; "
+        f"LOCK TABLE {registry} IN ACCESS EXCLUSIVE MODE; "
+        if locked
+        else ""
+    )
     return (
-        f"BEGIN; LOCK TABLE {registry} IN ACCESS EXCLUSIVE MODE; "
+        f"BEGIN; {lock}"
         f"DELETE FROM {registry} WHERE backend_pid NOT IN (SELECT pid FROM pg_stat_activity); "
         f"INSERT INTO {registry} (channel, backend_pid) VALUES ('{channel}', pg_backend_pid()) "
         f'ON CONFLICT DO NOTHING; LISTEN "{channel}"; COMMIT'
@@ -150,11 +164,9 @@ class PostgresListener:
             return
         for channel in missing:
             if self._registry is not None and channel in ON_DEMAND_CHANNELS:
-                statement = registration(self._registry, channel)
-                self._registered_pids.add(pgconn.backend_pid)
+                result = self._register(pgconn, self._registry, channel)
             else:
-                statement = f'LISTEN "{channel}"'.encode()
-            result = pgconn.exec_(statement)
+                result = pgconn.exec_(f'LISTEN "{channel}"'.encode())
             if result.status != pq.ExecStatus.COMMAND_OK:
                 # The caller drops this connection, and with it any transaction left open.
                 message = (result.error_message or b"").decode(errors="replace")
@@ -162,6 +174,15 @@ class PostgresListener:
         with self._changed:
             self._listening.update(missing)
             self._changed.notify_all()
+
+    def _register(self, pgconn: pq.abc.PGconn, registry: str, channel: str) -> pq.abc.PGresult:
+        self._registered_pids.add(pgconn.backend_pid)
+        result = pgconn.exec_(registration(registry, channel))
+        if result.error_field(pq.DiagnosticField.SQLSTATE) != _LOCK_NOT_AVAILABLE.encode():
+            return result
+        logger.debug("The listeners table is busy; registering for %s without its lock", channel)
+        pgconn.exec_(b"ROLLBACK")
+        return pgconn.exec_(registration(registry, channel, locked=False))
 
     def _take_wake_bytes(self) -> None:
         try:
