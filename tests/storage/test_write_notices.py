@@ -19,6 +19,7 @@ from test_management_stores import fork_request
 
 from dbos._storage import postgres_listener
 from dbos._storage.dialect import EVENTS_CHANNEL, MESSAGES_CHANNEL, STREAMS_CHANNEL
+from dbos._storage.factory import reset_system_database
 from dbos._storage.messages import MessageWrite
 from dbos._storage.postgres_backend import PostgresBackend
 from dbos._storage.postgres_listener import PostgresListener
@@ -205,3 +206,18 @@ def test_a_busy_listeners_table_does_not_hold_registration_up(db: SystemDatabase
             assert rows == [(EVENTS_CHANNEL,)]
         finally:
             listener.close()
+
+
+def test_emptying_the_database_keeps_the_listeners_registered(
+    db: SystemDatabase, system_database_url: str, pg_schema: str
+) -> None:
+    if not isinstance(db.backend, PostgresBackend):
+        pytest.skip("SQLite has no notifications")
+    table = db.dialect.sql("{s}listeners")
+    listener = db.backend.listen([MESSAGES_CHANNEL])
+    try:
+        assert listener.wait(0.01) == []
+        reset_system_database(system_database_url, schema=pg_schema, truncate=True)
+        assert db.backend.read_all(f"SELECT channel FROM {table}") == [(MESSAGES_CHANNEL,)]
+    finally:
+        listener.close()

@@ -250,10 +250,15 @@ def drop_database(url: str) -> None:
 
 
 def truncate_all(url: str, schema: str) -> None:
+    """Empty every table but the migration marker and the listener registry.
+
+    The registry describes live connections, not data: emptying it would silence the writes
+    that processes still listening wait for.
+    """
     with psycopg.connect(conninfo_from_url(url), autocommit=True) as conn:
         tables: list[Any] = conn.execute(
             "SELECT tablename FROM pg_tables"
-            " WHERE schemaname = %s AND tablename <> 'dbos_migrations'",
+            " WHERE schemaname = %s AND tablename NOT IN ('dbos_migrations', 'listeners')",
             (schema,),
         ).fetchall()
         if tables:
