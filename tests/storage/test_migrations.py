@@ -169,4 +169,7 @@ def test_steps_events_and_streams_are_carried_across_migrations_8_to_10(
     )
     assert db.steps.load("wf") == {}
     assert db.events.get("wf", "k") is None
+    streams = sql("SELECT COUNT(*) FROM {s}streams WHERE workflow_uuid = ?")
+    assert db.backend.read_one(streams, ("wf",)) == (0,)
+    assert db.backend.read_one(streams, ("other",)) == (1,)
     assert sorted(db.steps.load("other")) == [1, 2, 3]

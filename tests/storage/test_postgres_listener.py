@@ -148,3 +148,22 @@ def test_add_channel_on_a_closed_listener_says_no() -> None:
     listener = PostgresListener(postgres_url(), ["listener_closed"])
     listener.close()
     assert listener.add_channel("listener_other", 0.1) is False
+
+
+def test_closing_while_another_thread_waits_leaves_the_connection_to_that_thread() -> None:
+    require_postgres()
+    channel = "listener_" + uuid.uuid4().hex[:12]
+    listener = PostgresListener(postgres_url(), [channel])
+    waiting = threading.Event()
+
+    def wait_until_closed() -> None:
+        while listener.wait(5.0) == [] and not listener._closed:
+            waiting.set()
+
+    thread = threading.Thread(target=wait_until_closed)
+    thread.start()
+    assert waiting.wait(10)
+    listener.close()  # the thread is in select() on the connection, or about to be
+    thread.join(10)
+    assert not thread.is_alive()  # woken at once, not at its 5 s timeout
+    assert listener._conn is None  # and it closed the connection on its way out

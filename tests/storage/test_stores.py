@@ -10,7 +10,8 @@ from collections.abc import Callable
 import pytest
 from storage_support import step, workflow
 
-from dbos._storage.backend import MissingReference
+from dbos._storage.backend import WorkflowGone
+from dbos._storage.messages import MessageWrite
 from dbos._storage.system_database import SystemDatabase
 
 
@@ -237,14 +238,41 @@ def test_steps_load_back_by_function_id_with_every_field(db: SystemDatabase) -> 
 
 
 def test_a_step_of_a_missing_workflow_is_refused(db: SystemDatabase) -> None:
-    with pytest.raises(MissingReference):
+    with pytest.raises(WorkflowGone):
         db.steps.record(step("missing", 1))
     assert db.steps.load("missing") == {}
 
 
+def test_a_send_from_a_missing_workflow_does_not_blame_its_destination(
+    db: SystemDatabase,
+) -> None:
+    db.workflows.insert(workflow("there"))
+    send = db.messages.send_statements([MessageWrite("m1", "there", "t", "hi", "json")], 1)
+    with pytest.raises(WorkflowGone):  # the sender is what is missing, not "there"
+        db.steps.record_with(step("missing", 1), send)
+    assert db.steps.load("missing") == {}
+
+
+def test_a_run_that_finds_its_workflow_deleted_leaves_no_rows_behind(
+    db: SystemDatabase,
+) -> None:
+    """A checkpoint that committed after its workflow was deleted (it raced the delete) is
+    removed when that run records its outcome and finds the row gone."""
+    db.workflows.insert(workflow("raced", owner_xid="me"))
+    db.backend.write_one(
+        db.dialect.sql("DELETE FROM {s}workflow_status WHERE workflow_uuid = ?"), ("raced",)
+    )
+    # What a checkpoint that raced the delete leaves: a row the delete did not see.
+    orphan = db.steps.strict_record(step("raced", 1))
+    db.backend.write_one(orphan[0].split("RETURNING")[0], orphan[1][:-1])
+    assert sorted(db.steps.load("raced")) == [1]
+    assert not db.workflows.record_outcome("raced", "SUCCESS", "out", None, 5, "me")
+    assert db.steps.load("raced") == {}
+
+
 def test_an_event_of_a_missing_workflow_is_refused_and_leaves_nothing(db: SystemDatabase) -> None:
     statements = db.events.set_statements("missing", "k", "v", "json", 1)
-    with pytest.raises(MissingReference):
+    with pytest.raises(WorkflowGone):
         db.steps.record_with(step("missing", 1), statements)
     assert db.steps.load("missing") == {}
     assert db.events.get("missing", "k") is None

@@ -20,6 +20,13 @@ class MissingReference(Exception):
     """A write named a row that does not exist (a foreign key), e.g. a message to nobody."""
 
 
+class WorkflowGone(Exception):
+    """A workflow's own write found its workflow deleted; what it wrote has been removed.
+
+    Not a MissingReference: that one blames what a write names (a message's destination).
+    """
+
+
 Statement = tuple[str, Params]
 
 

@@ -12,6 +12,7 @@ sqlite3, ``%s`` for psycopg and the other Postgres drivers).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection as SQLAlchemyConnection
@@ -83,7 +84,9 @@ class _CallerBackend:
     """A Backend whose every statement runs in the caller's open transaction, uncommitted."""
 
     def __init__(self, dialect: Dialect, connection: SQLAlchemyConnection) -> None:
-        self.dialect = dialect
+        # The caller's transaction may stay open long, and may read from an old snapshot:
+        # its writes must not hold the listener registry's lock, nor miss a registration.
+        self.dialect = replace(dialect, notifies_always=dialect.notifies)
         self._conn = _CallerConnection(connection)
 
     def read_one(self, query: str, params: Params = ()) -> Row | None:

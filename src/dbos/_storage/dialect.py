@@ -63,6 +63,9 @@ class Dialect:
     # Writes of messages, events and stream values notify their channel themselves (a
     # pg_notify in the statement's RETURNING clause), which costs less than a trigger.
     notifies: bool = False
+    # Notify whether or not anybody is registered (see notify): for statements that run in
+    # a caller's transaction, which may be long or have an old snapshot.
+    notifies_always: bool = False
 
     def sql(self, text: str) -> str:
         compiled = text.replace("{s}", self.table_prefix)
@@ -81,6 +84,8 @@ class Dialect:
         if not self.notifies:
             return ""
         payload = f"CASE WHEN octet_length({key}) < {_MAX_PAYLOAD} THEN {key} ELSE '' END"
+        if self.notifies_always:
+            return f"RETURNING pg_notify('{channel}', {payload})"
         listened = (
             f"EXISTS (SELECT 1 FROM {self.table_prefix}listeners WHERE channel = '{channel}')"
         )

@@ -35,9 +35,11 @@ _MAX_WITH_CLAUSES = 8
 # SQLSTATE classes that mean "the server or the link is away", not "the statement is wrong":
 # connection exceptions, insufficient resources, operator intervention.
 _RETRIABLE_CLASSES = ("08", "53", "57")
-# ...except a protocol violation (08P01), which the same request would get again: a statement
-# whose parameters do not fit it, say. Retrying it would loop forever.
-_NOT_RETRIABLE = frozenset({"08P01"})
+# A protocol violation (08P01) is retried only a few times: the same request gets it again
+# when the statement is wrong (parameters that do not fit it), which retrying forever would
+# hang on, but a connection pooler such as PgBouncer also reports passing failures with it.
+_PROTOCOL_VIOLATION = "08P01"
+_PROTOCOL_VIOLATION_RETRIES = 3
 
 
 def conninfo_from_url(url: str) -> str:
@@ -49,14 +51,17 @@ def conninfo_from_url(url: str) -> str:
     return urlunsplit((scheme, parts.netloc, parts.path, parts.query, parts.fragment))
 
 
-def is_retriable(exc: BaseException) -> bool:
+def is_retriable(exc: BaseException, attempt: int = 0) -> bool:
+    """Whether the ``attempt``-th retry (from 0) of what raised ``exc`` may go ahead."""
     if isinstance(exc, PoolClosed):
         return False
     if isinstance(exc, psycopg.OperationalError):
         state = getattr(exc, "sqlstate", None)
         if state is None:
             return True
-        return state[:2] in _RETRIABLE_CLASSES and state not in _NOT_RETRIABLE
+        if state == _PROTOCOL_VIOLATION:
+            return attempt < _PROTOCOL_VIOLATION_RETRIES
+        return state[:2] in _RETRIABLE_CLASSES
     return False
 
 
@@ -92,16 +97,18 @@ class PostgresBackend:
         self._prepared = PreparedStatements()
 
     def _with_retry(self, op: Callable[[], T]) -> T:
-        delay = 1.0
+        delay, attempt = 1.0, 0
         while True:
             try:
                 return op()
             except Exception as exc:
-                if not self._retry_connection_errors or not is_retriable(exc):
+                if not self._retry_connection_errors or not is_retriable(exc, attempt):
                     raise
-                logger.warning("System database unreachable (%s); retrying in %.1fs", exc, delay)
-                time.sleep(delay * random.uniform(0.5, 1.0))
-                delay = min(delay * 2, 60.0)
+                # A pooler's passing failure clears fast; a wrong statement should fail fast.
+                pause = 0.1 if getattr(exc, "sqlstate", None) == _PROTOCOL_VIOLATION else delay
+                logger.warning("System database unreachable (%s); retrying in %.1fs", exc, pause)
+                time.sleep(pause * random.uniform(0.5, 1.0))
+                delay, attempt = min(delay * 2, 60.0), attempt + 1
 
     def _run_one(
         self, query: str, params: Params, rerun: tuple[str, Params] | None = None

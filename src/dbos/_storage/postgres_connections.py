@@ -51,13 +51,13 @@ class PooledConnections:
         if (
             self._uses % _USES_PER_POOL_VISIT
             and conn.pgconn.transaction_status == pq.TransactionStatus.IDLE
-            and not self._closed
         ):
             with self._returned:
-                self._idle.append(conn)
-                self._returned.notify()
-        else:
-            self._give_back(conn)
+                if not self._closed:  # under the lock: close() may be emptying the list
+                    self._idle.append(conn)
+                    self._returned.notify()
+                    return result
+        self._give_back(conn)
         return result
 
     def _take(self) -> psycopg.Connection[Any]:

@@ -34,7 +34,7 @@ logger = logging.getLogger("dbos")
 # How long a registration waits for the listeners table's lock. The writes it waits for are
 # single statements; anything holding the table longer (a person's open transaction that
 # read it, say) must not stall every notifying write behind the lock's queue.
-_REGISTRATION_LOCK_TIMEOUT = "500ms"
+_REGISTRATION_LOCK_TIMEOUT = "200ms"
 _LOCK_NOT_AVAILABLE = "55P03"
 
 
@@ -76,9 +76,12 @@ class PostgresListener:
         """``registry``: the listeners table to register in (None: listen only)."""
         self._conninfo = conninfo
         self._registry = registry
-        self._registered_pids: set[int] = set()  # the backends registered, to unregister
+        # The backend registered last, to unregister; rows of earlier connections' backends
+        # are left to the stale-row cleanup (their process IDs may belong to others by now).
+        self._registered_pid: int | None = None
         self._conn: psycopg.Connection[Any] | None = None
         self._closed = False
+        self._waiting = False  # a thread is inside wait() and owns the connection
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._wanted: list[str] = list(channels)
@@ -120,8 +123,20 @@ class PostgresListener:
         Python per notification. Nothing else runs on this connection after its LISTENs,
         so nothing else consumes its input.
         """
-        if self._closed:
-            return []
+        with self._lock:
+            if self._closed:
+                return []
+            self._waiting = True  # close() leaves the connection to this thread from now on
+        try:
+            return self._wait(timeout_sec)
+        finally:
+            with self._lock:
+                self._waiting = False
+                closed = self._closed
+            if closed:
+                self._forget_connection()
+
+    def _wait(self, timeout_sec: float) -> list[tuple[str, str]]:
         try:
             pgconn = self._connected()
             self._listen_wanted(pgconn)
@@ -176,7 +191,7 @@ class PostgresListener:
             self._changed.notify_all()
 
     def _register(self, pgconn: pq.abc.PGconn, registry: str, channel: str) -> pq.abc.PGresult:
-        self._registered_pids.add(pgconn.backend_pid)
+        self._registered_pid = pgconn.backend_pid
         result = pgconn.exec_(registration(registry, channel))
         if result.error_field(pq.DiagnosticField.SQLSTATE) != _LOCK_NOT_AVAILABLE.encode():
             return result
@@ -202,14 +217,21 @@ class PostgresListener:
                 pass
 
     def close(self) -> None:
+        """Stop listening.
+
+        A thread inside ``wait`` closes the connection itself on its way out: a libpq
+        connection must not be closed under a thread that is using it.
+        """
         with self._changed:
             self._closed = True
+            waiting = self._waiting
             self._changed.notify_all()
         try:
             os.write(self._wake_write, b"!")  # out of select() now, not at its timeout
         except OSError:
             pass
-        self._forget_connection()
+        if not waiting:
+            self._forget_connection()
         self._unregister()
 
     def _unregister(self) -> None:
@@ -219,12 +241,12 @@ class PostgresListener:
         Best effort: a row left behind only costs notifications until the next registration
         deletes it.
         """
-        if not self._registered_pids or self._registry is None:
+        pid, self._registered_pid = self._registered_pid, None
+        if pid is None or self._registry is None:
             return
-        pids, self._registered_pids = list(self._registered_pids), set()
         try:
             with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5) as conn:
-                conn.execute(f"DELETE FROM {self._registry} WHERE backend_pid = ANY(%s)", (pids,))
+                conn.execute(f"DELETE FROM {self._registry} WHERE backend_pid = %s", (pid,))
         except psycopg.Error as exc:
             logger.debug("Could not unregister the notification listener: %s", exc)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dbos._storage.backend import Backend, DuplicateKey, MissingReference, Statement
+from dbos._storage.backend import Backend, DuplicateKey, Statement, WorkflowGone
 from dbos._storage.records import RecordResult, StepRow, StepWrite
 
 _STEP_COLUMNS = "function_id, function_name, output, error, child_workflow_id, serialization"
@@ -51,8 +51,8 @@ PURGE_ORPHANS = [
 ]
 
 
-def missing_workflow(workflow_id: str) -> MissingReference:
-    return MissingReference(f"workflow {workflow_id} does not exist")
+def missing_workflow(workflow_id: str) -> WorkflowGone:
+    return WorkflowGone(f"workflow {workflow_id} does not exist")
 
 
 class StepStore:
@@ -79,7 +79,7 @@ class StepStore:
 
         ``recorded`` is False when another execution got there first; ``workflow_status`` is
         the workflow's status as the insert saw it (None when nothing was recorded).
-        MissingReference when the workflow does not exist (nothing is left recorded).
+        WorkflowGone when the workflow does not exist (nothing is left recorded).
         """
         rows = self._db.write_one(self._record, (*s, s.workflow_id))
         if not rows:

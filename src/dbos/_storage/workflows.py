@@ -10,6 +10,7 @@ from dbos._storage.records import (
     WorkflowOutcome,
     WorkflowRow,
 )
+from dbos._storage.steps import PURGE_ORPHANS
 
 _INSERT_COLUMNS = (
     "workflow_uuid, status, name, class_name, config_name, inputs, serialization, executor_id, "
@@ -76,6 +77,7 @@ class WorkflowStore:
         self._deduplication_holder = sql(DEDUPLICATION_HOLDER)
         self._get_status = sql(GET_STATUS)
         self._get_row = sql(GET_ROW)
+        self._purge_orphans = [sql(q) for q in PURGE_ORPHANS]
 
     def insert(self, w: WorkflowInsert, quiet: bool = False) -> InsertOutcome:
         """Insert ``w`` unless its ID exists; report which happened and the row's identity.
@@ -110,9 +112,18 @@ class WorkflowStore:
         now_ms: int,
         owner: str,
     ) -> bool:
-        """True when this run's outcome was written; False when the run lost the row."""
+        """True when this run's outcome was written; False when the run lost the row.
+
+        A run that finds its row deleted also removes what it may have written after the
+        delete (a checkpoint that raced it), so a later workflow with this ID replays none
+        of it.
+        """
         params = (status, output, error, now_ms, now_ms, workflow_id, owner)
-        return bool(self._db.write_one(self._record_outcome, params))
+        if self._db.write_one(self._record_outcome, params):
+            return True
+        if self.get_status(workflow_id) is None:
+            self._db.write_batch([(q, (workflow_id, workflow_id)) for q in self._purge_orphans])
+        return False
 
     def owns(self, workflow_id: str, owner: str) -> bool:
         """Whether the run holding ``owner`` may still record the workflow's outcome."""
