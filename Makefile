@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.bootstrap-stamp
 
 # Everything Python in the repo is linted and format-checked; mypy reads its file list from
-# pyproject.toml (strict on src/dbos).
+# pyproject.toml (strict on src/dbos and benchmarks).
 LINT_PATHS := src tests scripts benchmarks examples
 PYTEST_ARGS ?=
 

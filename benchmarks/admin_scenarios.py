@@ -279,9 +279,9 @@ def explain(target: Target, query: str, params: Any) -> str:
         finally:
             conn.close()
         return " / ".join(r[-1] for r in rows)
-    with psycopg.connect(url, autocommit=True) as conn:
-        rows = conn.execute("EXPLAIN " + query, params).fetchall()  # type: ignore[arg-type]
-    return " / ".join(r[0].strip() for r in rows if "->" in r[0] or r is rows[0])
+    with psycopg.connect(url, autocommit=True) as pg:
+        plan = pg.execute(f"EXPLAIN {query}", params).fetchall()
+    return " / ".join(r[0].strip() for r in plan if "->" in r[0] or r is plan[0])
 
 
 def list_call(kwargs: dict[str, Any]) -> Callable[[], Any]:
