@@ -85,18 +85,16 @@ class GroupCommitter:
         """
         run = partial(self._alone, statements)
         try:
-            return run()
-        except sqlite3.IntegrityError as exc:
-            raise self._map_error(exc) from exc
-        except sqlite3.OperationalError as exc:
-            if not _is_locked(exc):
-                raise
-        # Another process holds the file: wait it out.
-        try:
+            try:
+                return run()
+            except sqlite3.OperationalError as exc:
+                if not _is_locked(exc):
+                    raise
+            # Another process holds the file: wait it out.
             rows: list[Row] = self._retry_locked(run)
+            return rows
         except sqlite3.IntegrityError as exc:
             raise self._map_error(exc) from exc
-        return rows
 
     def _alone(self, statements: Sequence[Statement]) -> list[Row]:
         conn = self._conn

@@ -51,6 +51,14 @@ PURGE_ORPHANS = [
 ]
 
 
+def purge_orphans(db: Backend, compiled: Sequence[str], workflow_id: str) -> None:
+    """Delete what was recorded for ``workflow_id`` if it has no workflow row.
+
+    ``compiled``: PURGE_ORPHANS, compiled for ``db``'s dialect.
+    """
+    db.write_batch([(q, (workflow_id, workflow_id)) for q in compiled])
+
+
 def missing_workflow(workflow_id: str) -> WorkflowGone:
     return WorkflowGone(f"workflow {workflow_id} does not exist")
 
@@ -107,13 +115,9 @@ class StepStore:
 
     def _recorded(self, workflow_id: str, status: str | None) -> RecordResult:
         if status is None:
-            self.purge_orphans(workflow_id)
+            purge_orphans(self._db, self._purge_orphans, workflow_id)
             raise missing_workflow(workflow_id)
         return RecordResult(True, status)
-
-    def purge_orphans(self, workflow_id: str) -> None:
-        """Delete what was recorded for ``workflow_id`` if it has no workflow row."""
-        self._db.write_batch([(q, (workflow_id, workflow_id)) for q in self._purge_orphans])
 
     def completed_at(self, workflow_id: str, function_id: int) -> int | None:
         row = self._db.read_one(self._get_completed_at, (workflow_id, function_id))

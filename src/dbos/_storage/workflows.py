@@ -10,7 +10,7 @@ from dbos._storage.records import (
     WorkflowOutcome,
     WorkflowRow,
 )
-from dbos._storage.steps import PURGE_ORPHANS
+from dbos._storage.steps import PURGE_ORPHANS, purge_orphans
 
 _INSERT_COLUMNS = (
     "workflow_uuid, status, name, class_name, config_name, inputs, serialization, executor_id, "
@@ -122,7 +122,7 @@ class WorkflowStore:
         if self._db.write_one(self._record_outcome, params):
             return True
         if self.get_status(workflow_id) is None:
-            self._db.write_batch([(q, (workflow_id, workflow_id)) for q in self._purge_orphans])
+            purge_orphans(self._db, self._purge_orphans, workflow_id)
         return False
 
     def owns(self, workflow_id: str, owner: str) -> bool:
