@@ -46,10 +46,11 @@ def set_cancelled_in_sql(system_tables: SystemTables, workflow_id: str) -> None:
 
 def drop_steps_from(system_tables: SystemTables, workflow_id: str, function_id: int) -> None:
     """Forget the checkpoints from ``function_id`` on, as if the process died before them."""
-    system_tables.execute(
-        "DELETE FROM operation_outputs WHERE workflow_uuid = ? AND function_id >= ?",
-        (workflow_id, function_id),
-    )
+    for table in ("operation_outputs", "workflow_events_history", "streams"):
+        system_tables.execute(
+            f"DELETE FROM {table} WHERE workflow_uuid = ? AND function_id >= ?",
+            (workflow_id, function_id),
+        )
 
 
 async def never() -> None:

@@ -60,12 +60,12 @@ class SystemTables:
 
     def steps(self, workflow_id: str) -> list[dict[str, Any]]:
         return self.execute(
-            "SELECT * FROM operation_outputs WHERE workflow_uuid = ? ORDER BY function_id",
+            "SELECT * FROM checkpoints WHERE workflow_uuid = ? ORDER BY function_id",
             (workflow_id,),
         )
 
     def all_steps(self) -> list[dict[str, Any]]:
-        return self.execute("SELECT * FROM operation_outputs ORDER BY workflow_uuid, function_id")
+        return self.execute("SELECT * FROM checkpoints ORDER BY workflow_uuid, function_id")
 
     def force_pending(self, workflow_id: str) -> None:
         """Make a finished workflow look as if its process died mid-run."""

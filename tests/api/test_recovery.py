@@ -117,6 +117,69 @@ def test_recovery_replays_recorded_outputs_and_errors_and_runs_only_the_rest(
     assert calls == ["first", "declined", "last", "last"]
 
 
+def test_events_and_stream_values_a_workflow_wrote_are_not_written_again(
+    clean_dbos: None, config: DBOSConfig, system_tables: SystemTables
+) -> None:
+    """A set_event or write_stream made by the workflow is its own checkpoint; one made
+    inside a step is not, so a step that published and died before its checkpoint runs
+    again."""
+    calls: list[str] = []
+
+    @DBOS.step()
+    def publishing_step() -> None:
+        calls.append("publishing_step")
+        DBOS.set_event("from-step", len(calls))
+
+    @DBOS.workflow()
+    def wf() -> str:
+        DBOS.set_event("k", "v")
+        DBOS.write_stream("s", "a")
+        publishing_step()
+        DBOS.close_stream("s")
+        return "done"
+
+    launch(config)
+    with SetWorkflowID("publisher"):
+        assert wf() == "done"
+    # Crash inside the step: its event was set, its checkpoint and the rest never happened.
+    # (The step is function 3; its event row stays, as the step wrote it before dying.)
+    for table, first_lost in (
+        ("operation_outputs", 3),
+        ("streams", 3),
+        ("workflow_events_history", 4),
+    ):
+        system_tables.execute(
+            f"DELETE FROM {table} WHERE workflow_uuid = ? AND function_id >= ?",
+            ("publisher", first_lost),
+        )
+    assert [s["function_name"] for s in system_tables.steps("publisher")] == [
+        "DBOS.setEvent",
+        "DBOS.writeStream",
+    ]
+    system_tables.force_pending("publisher")
+    relaunch(config)
+
+    system_tables.wait_for_status("publisher", FINISHED)
+    assert DBOS.get_result("publisher") == "done"
+    assert calls == ["publishing_step", "publishing_step"]
+    history = system_tables.execute(
+        "SELECT key, function_id FROM workflow_events_history WHERE workflow_uuid = ? ORDER BY key",
+        ("publisher",),
+    )
+    assert history == [
+        {"key": "from-step", "function_id": 3},
+        {"key": "k", "function_id": 1},
+    ]
+    assert DBOS.get_event("publisher", "from-step") == 2
+    assert list(DBOS.read_stream("publisher", "s")) == ["a"]
+    assert [s["function_name"] for s in system_tables.steps("publisher")] == [
+        "DBOS.setEvent",
+        "DBOS.writeStream",
+        publishing_step.__qualname__,
+        "DBOS.closeStream",
+    ]
+
+
 def test_each_recovery_counts_one_attempt(
     clean_dbos: None, config: DBOSConfig, system_tables: SystemTables
 ) -> None:

@@ -243,7 +243,10 @@ def test_rows_carry_the_application_name(
     assert row is not None
     assert row["name"] == "renamed-workflow"
     assert row["application_name"] == config["name"]
-    assert system_tables.steps("named")[0]["application_name"] == config["name"]
+    step_rows = system_tables.execute(
+        "SELECT application_name FROM operation_outputs WHERE workflow_uuid = 'named'"
+    )
+    assert step_rows == [{"application_name": config["name"]}]
     versions = system_tables.execute(
         "SELECT version_name, application_name FROM application_versions"
     )

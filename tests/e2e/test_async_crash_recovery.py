@@ -71,7 +71,7 @@ def query(url: str, schema: str, sql: str) -> list[tuple[Any, ...]]:
 
 
 def recorded_steps(url: str, schema: str) -> set[tuple[str, int]]:
-    rows = query(url, schema, "SELECT workflow_uuid, function_id FROM {s}operation_outputs")
+    rows = query(url, schema, "SELECT workflow_uuid, function_id FROM {s}checkpoints")
     return {(wid, STEP_OF_FUNCTION_ID[fid]) for wid, fid in rows if fid in STEP_OF_FUNCTION_ID}
 
 

@@ -47,7 +47,7 @@ def side_effects(log: Path) -> Counter[tuple[str, int]]:
 
 
 def recorded_steps(url: str, schema: str) -> set[tuple[str, int]]:
-    query = "SELECT workflow_uuid, function_id FROM {}operation_outputs"
+    query = "SELECT workflow_uuid, function_id FROM {}checkpoints"
     if url.startswith("sqlite"):
         with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
             return set(conn.execute(query.format("")).fetchall())

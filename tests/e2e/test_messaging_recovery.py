@@ -42,7 +42,7 @@ def step_rows(url: str, schema: str, workflow_id: str) -> list[tuple[Any, ...]]:
     return query(
         url,
         schema,
-        "SELECT function_id, function_name, output FROM {s}operation_outputs "
+        "SELECT function_id, function_name, output FROM {s}checkpoints "
         f"WHERE workflow_uuid = '{workflow_id}' ORDER BY function_id",
     )
 

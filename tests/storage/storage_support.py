@@ -51,6 +51,11 @@ def step(workflow_id: str, function_id: int, **overrides: Any) -> StepWrite:
     return StepWrite(**fields)
 
 
+def bookkeeping(workflow_id: str, function_id: int, name: str) -> StepWrite:
+    """The checkpoint of an operation that records no output (set_event, write_stream)."""
+    return step(workflow_id, function_id, function_name=name, output=None)
+
+
 def snapshot_path(backend: str) -> Path:
     return SNAPSHOT_DIR / f"schema_{backend}.txt"
 

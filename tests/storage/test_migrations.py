@@ -135,11 +135,12 @@ def test_events_keep_their_history_and_current_values_across_migration_7(
     assert old_name == [("j", "j"), ("k", "new")]  # the view under the old table's name
 
 
-def test_steps_events_and_streams_are_carried_across_migrations_8_to_10(
+def test_steps_events_and_streams_are_carried_across_migrations_8_to_11(
     open_db: Callable[[], SystemDatabase],
 ) -> None:
     """8 and 10 rebuild or re-key the checkpoint tables: what they held must survive, and
-    deleting a workflow must still delete its rows."""
+    deleting a workflow must still delete its rows. A set_event or write_stream from before
+    11 (a checkpoint beside an unmarked event or stream row) still loads exactly once."""
     db = open_db()
     everything = db.migrator.migrations
     db.migrator.migrations = [m for m in everything if m.version < 8]

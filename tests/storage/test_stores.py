@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from storage_support import step, workflow
+from storage_support import bookkeeping, step, workflow
 
 from dbos._storage.backend import WorkflowGone
 from dbos._storage.messages import MessageWrite
@@ -271,18 +271,21 @@ def test_a_run_that_finds_its_workflow_deleted_leaves_no_rows_behind(
 
 
 def test_an_event_of_a_missing_workflow_is_refused_and_leaves_nothing(db: SystemDatabase) -> None:
-    statements = db.events.set_statements("missing", "k", "v", "json", 1)
     with pytest.raises(WorkflowGone):
-        db.steps.record_with(step("missing", 1), statements)
+        db.events.record(bookkeeping("missing", 1, "DBOS.setEvent"), "k", "v", "json")
+    with pytest.raises(WorkflowGone):
+        db.streams.record(bookkeeping("missing", 2, "DBOS.writeStream"), "s", "v", "json")
     assert db.steps.load("missing") == {}
     assert db.events.get("missing", "k") is None
+    count = db.dialect.sql("SELECT COUNT(*) FROM {s}streams WHERE workflow_uuid = ?")
+    assert db.backend.read_one(count, ("missing",)) == (0,)
 
 
 def test_deleting_a_workflow_deletes_its_steps_events_and_streams(db: SystemDatabase) -> None:
     for wf in ("w1", "w2"):
         db.workflows.insert(workflow(wf))
-        db.steps.record_with(step(wf, 1), db.events.set_statements(wf, "k", "v", "json", 1))
-        db.steps.record_with(step(wf, 2), [db.streams.write_statement(wf, "s", "v", "json", 2)])
+        db.events.record(bookkeeping(wf, 1, "DBOS.setEvent"), "k", "v", "json")
+        db.streams.record(bookkeeping(wf, 2, "DBOS.writeStream"), "s", "v", "json")
     db.backend.write_one(
         db.dialect.sql("DELETE FROM {s}workflow_status WHERE workflow_uuid = ?"), ("w1",)
     )

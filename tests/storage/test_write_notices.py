@@ -14,10 +14,10 @@ import uuid
 
 import psycopg
 import pytest
-from storage_support import step, workflow
+from storage_support import bookkeeping, workflow
 from test_management_stores import fork_request
 
-from dbos._storage import postgres_listener
+from dbos._storage import events, postgres_listener
 from dbos._storage.dialect import EVENTS_CHANNEL, MESSAGES_CHANNEL, STREAMS_CHANNEL
 from dbos._storage.factory import reset_system_database
 from dbos._storage.messages import MessageWrite
@@ -54,9 +54,9 @@ def test_set_event_announces_its_key_when_recorded_with_its_step(
 ) -> None:
     wf = "ev-" + uuid.uuid4().hex
     db.workflows.insert(workflow(wf))
-    # The checkpoint and the event go as one statement, the event as a WITH clause.
-    db.steps.record_with(step(wf, 1), db.events.set_statements(wf, "k", "v", "json", 1))
-    db.events.set(wf, "alone", "v", "json", 2)  # and as a statement of its own
+    # The event row is the checkpoint; its statement also returns the workflow's status.
+    db.events.record(bookkeeping(wf, 1, "DBOS.setEvent"), "k", "v", "json")
+    db.events.set(wf, "alone", "v", "json", 2)  # and as set from a step
     expected = {(EVENTS_CHANNEL, f"{wf}::k"), (EVENTS_CHANNEL, f"{wf}::alone")}
     assert heard(listener, expected) == expected
 
@@ -67,8 +67,7 @@ def test_stream_writes_and_messages_announce_their_keys(
     wf = "st-" + uuid.uuid4().hex
     db.workflows.insert(workflow(wf))
     db.streams.write(wf, "s", "v0", "json", 1)
-    write = db.streams.write_statement(wf, "t", "v0", "json", 2)
-    db.steps.record_with(step(wf, 2), [write])
+    db.streams.record(bookkeeping(wf, 2, "DBOS.writeStream"), "t", "v0", "json")
     db.messages.send([MessageWrite("m-" + wf, wf, "topic", "hi", "json")], 1)
     expected = {
         (STREAMS_CHANNEL, f"{wf}::s"),
@@ -83,8 +82,8 @@ def test_a_fork_announces_the_events_and_streams_it_copies(
 ) -> None:
     source, fork = "src-" + uuid.uuid4().hex, "fork-" + uuid.uuid4().hex
     db.workflows.insert(workflow(source, status="SUCCESS"))
-    db.steps.record_with(step(source, 1), db.events.set_statements(source, "k", "v", "json", 1))
-    db.steps.record_with(step(source, 2), [db.streams.write_statement(source, "s", "v", "json", 2)])
+    db.events.record(bookkeeping(source, 1, "DBOS.setEvent"), "k", "v", "json")
+    db.streams.record(bookkeeping(source, 2, "DBOS.writeStream"), "s", "v", "json")
     assert db.forks.fork(fork_request(source, fork, 3)).created
     expected = {(EVENTS_CHANNEL, f"{fork}::k"), (STREAMS_CHANNEL, f"{fork}::s")}
     assert heard(listener, expected) == expected
@@ -158,8 +157,8 @@ def test_registration_waits_for_a_write_that_found_nobody_registered(
             listener.wait(0.05)
 
     with psycopg.connect(db.backend.conninfo) as writer:  # a transaction left open
-        (query, params), *_ = db.events.set_statements(wf, "k", "v", "json", 1)
-        writer.execute(query, params)
+        query = db.dialect.sql(events.SET.replace("{notify}", events.notify_event(db.backend)))
+        writer.execute(query, (wf, 1, "k", "v", "json"))
         threads = [threading.Thread(target=f, daemon=True) for f in (register, listener_loop)]
         for thread in threads:
             thread.start()

@@ -12,7 +12,14 @@ from dbos._runtime.execution import WorkflowExecution
 from dbos._runtime.operations import wait_for, wake_time
 from dbos._runtime.registry import StepSpec
 from dbos._runtime.runtime import Runtime
-from dbos._runtime.steps import begin_operation, checkpoint_write, record, replay, step_flow
+from dbos._runtime.steps import (
+    begin_operation,
+    checkpoint_write,
+    record,
+    replay,
+    settle,
+    step_flow,
+)
 from dbos._runtime.waiters import Signal, event_key
 
 SET_EVENT = "DBOS.setEvent"
@@ -66,11 +73,10 @@ def set_event_flow(
             return  # published by an earlier run
         started = rt.clock.now_ms()
         payload = rt.codec.encode_value(value, serializer)
-        statements = rt.db.events.set_statements(
-            workflow_id, key, payload, serializer.name(), function_id
-        )
         write = checkpoint_write(rt, execution, function_id, SET_EVENT, started)
-        yield from record(rt, execution, write, statements)
+        recording = (write, key, payload, serializer.name())
+        result = yield Offload(rt.db.events.record, recording)
+        yield from settle(rt, execution, write, result)
     rt.waiters.notify(event_key(workflow_id, key))
 
 

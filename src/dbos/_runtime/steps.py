@@ -23,7 +23,7 @@ from dbos._runtime.execution import WorkflowExecution
 from dbos._runtime.registry import StepSpec
 from dbos._runtime.runtime import Runtime
 from dbos._storage.backend import Statement
-from dbos._storage.records import StepRow, StepWrite
+from dbos._storage.records import RecordResult, StepRow, StepWrite
 
 logger = logging.getLogger("dbos")
 
@@ -69,6 +69,17 @@ def record(
         result = yield Offload(rt.db.steps.record_with, (write, operation))
     else:
         result = yield Offload(rt.db.steps.record, (write,))
+    yield from settle(rt, ex, write, result)
+
+
+def settle(
+    rt: Runtime, ex: WorkflowExecution, write: StepWrite, result: RecordResult
+) -> Flow[None]:
+    """After recording ``write``: stop if it lost the race or the workflow was cancelled.
+
+    Another execution having recorded it first means this one has lost the race: it stops
+    and leaves the workflow to the winner.
+    """
     if not result.recorded:
         completed_at = yield Offload(
             rt.db.steps.completed_at, (write.workflow_id, write.function_id)

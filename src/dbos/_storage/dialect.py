@@ -81,15 +81,20 @@ class Dialect:
         listens on the channel (see migration 9). Without ``notifies`` (SQLite), the writing
         process wakes its own waiters and other processes poll.
         """
+        notice = self.notice(channel, key)
+        return f"RETURNING {notice}" if notice else ""
+
+    def notice(self, channel: str, key: str) -> str:
+        """The expression behind ``notify``, for a RETURNING clause that returns more."""
         if not self.notifies:
             return ""
         payload = f"CASE WHEN octet_length({key}) < {_MAX_PAYLOAD} THEN {key} ELSE '' END"
         if self.notifies_always:
-            return f"RETURNING pg_notify('{channel}', {payload})"
+            return f"pg_notify('{channel}', {payload})"
         listened = (
             f"EXISTS (SELECT 1 FROM {self.table_prefix}listeners WHERE channel = '{channel}')"
         )
-        return f"RETURNING CASE WHEN {listened} THEN pg_notify('{channel}', {payload}) END"
+        return f"CASE WHEN {listened} THEN pg_notify('{channel}', {payload}) END"
 
     def member_of(self, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
         """``column`` is one of ``values``, as uncompiled SQL and its parameters.

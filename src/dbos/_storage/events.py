@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dbos._storage.backend import Backend, Statement
+from dbos._storage.backend import Backend, DuplicateKey
 from dbos._storage.dialect import EVENTS_CHANNEL
+from dbos._storage.records import RecordResult, StepWrite
+from dbos._storage.steps import RETURNING_STATUS, StepStore
 
 # Every value a key was given, by the function ID that gave it; the current value is the one
 # with the highest function ID (the latest in the workflow's order). A fork from step N keeps
@@ -16,6 +18,18 @@ ON CONFLICT (workflow_uuid, key, function_id)
 DO UPDATE SET value = excluded.value, serialization = excluded.serialization
 {notify}
 """
+
+# A set_event made by the workflow itself: the row is the operation's checkpoint (migration
+# 11). A second execution of the same workflow sets the same key at the same function ID and
+# fails on the primary key, so exactly one of them records it.
+RECORD = (
+    """
+INSERT INTO {s}workflow_events_history (workflow_uuid, function_id, key, value, serialization,
+    function_name, completed_at_epoch_ms)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+"""
+    + RETURNING_STATUS
+)
 
 GET = """
 SELECT value, serialization FROM {s}workflow_events_history
@@ -36,25 +50,49 @@ def notify_event(backend: Backend) -> str:
     return backend.dialect.notify(EVENTS_CHANNEL, "workflow_uuid || '::' || key")
 
 
+def _with_notice(backend: Backend, query: str) -> str:
+    notice = backend.dialect.notice(EVENTS_CHANNEL, "workflow_uuid || '::' || key")
+    return query + (f", {notice}" if notice else "")
+
+
 class EventStore:
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, steps: StepStore) -> None:
         self._db = backend
+        self._steps = steps
         sql = backend.dialect.sql
         self._set = sql(SET.replace("{notify}", notify_event(backend)))
+        self._record = sql(_with_notice(backend, RECORD))
         self._get = sql(GET)
         self._get_all = sql(GET_ALL)
-
-    def set_statements(
-        self, workflow_id: str, key: str, value: str, serialization: str, function_id: int
-    ) -> list[Statement]:
-        return [(self._set, (workflow_id, function_id, key, value, serialization))]
 
     def set(
         self, workflow_id: str, key: str, value: str, serialization: str, function_id: int
     ) -> None:
-        self._db.write_batch(
-            self.set_statements(workflow_id, key, value, serialization, function_id)
+        """Set a key from inside a step, whose function ID the row takes (no checkpoint)."""
+        self._db.write_one(self._set, (workflow_id, function_id, key, value, serialization))
+
+    def record(self, s: StepWrite, key: str, value: str, serialization: str) -> RecordResult:
+        """A set_event from the workflow itself, recorded as its own checkpoint ``s``.
+
+        As StepStore.record_with: ``recorded`` is False when another execution recorded this
+        function ID first; WorkflowGone when the workflow does not exist.
+        """
+        params = (
+            s.workflow_id,
+            s.function_id,
+            key,
+            value,
+            serialization,
+            s.function_name,
+            s.completed_at_epoch_ms,
+            s.workflow_id,
         )
+        result = self._steps.record_row(s, (self._record, params))
+        if result is None:
+            # The key holds a value at this function ID that is no checkpoint: set from a
+            # step at the same function ID, which only a changed workflow can do.
+            raise DuplicateKey(f"event {key!r} already set at function ID {s.function_id}")
+        return result
 
     def get(self, workflow_id: str, key: str) -> tuple[str, str | None] | None:
         """The stored value of a key and its serialization, or None if it was never set."""

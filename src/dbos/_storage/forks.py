@@ -56,15 +56,18 @@ WHERE workflow_uuid = ? AND child_workflow_id = ?
 """
 
 COPY_EVENT_HISTORY = """
-INSERT INTO {s}workflow_events_history (workflow_uuid, function_id, key, value, serialization)
-SELECT ?, function_id, key, value, serialization
+INSERT INTO {s}workflow_events_history (workflow_uuid, function_id, key, value, serialization,
+    function_name, completed_at_epoch_ms)
+SELECT ?, function_id, key, value, serialization, function_name, completed_at_epoch_ms
 FROM {s}workflow_events_history WHERE workflow_uuid = ? AND function_id < ?
 {notify}
 """
 
 COPY_STREAMS = """
-INSERT INTO {s}streams (workflow_uuid, key, value, "offset", function_id, serialization)
-SELECT ?, key, value, "offset", function_id, serialization
+INSERT INTO {s}streams (workflow_uuid, key, value, "offset", function_id, serialization,
+    function_name, completed_at_epoch_ms)
+SELECT ?, key, value, "offset", function_id, serialization, function_name,
+    completed_at_epoch_ms
 FROM {s}streams WHERE workflow_uuid = ? AND function_id < ?
 {notify}
 """

@@ -31,12 +31,22 @@ RETURNING workflow_uuid
 
 # What a claim returns of each row: enough to order the batch and to run each workflow,
 # so that dispatching it needs no second read of the row (ClaimedWorkflow, in this order);
-# and whether it has checkpoints at all, so that a fresh workflow's are not read.
+# and whether it has checkpoints at all, so that a fresh workflow's are not read. That test
+# names the checkpoints view's tables one by one: SQLite does not push a correlated term
+# into a UNION ALL view, and would scan all three tables for every row claimed.
+_HAS_CHECKPOINTS = " OR ".join(
+    f"EXISTS (SELECT 1 FROM {{s}}{table} AS o "
+    f"WHERE o.workflow_uuid = {{s}}workflow_status.workflow_uuid{extra})"
+    for table, extra in (
+        ("operation_outputs", ""),
+        ("workflow_events_history", " AND o.function_name IS NOT NULL"),
+        ("streams", " AND o.function_name IS NOT NULL"),
+    )
+)
 CLAIMED_COLUMNS = (
     "workflow_uuid, name, recovery_attempts, queue_partition_key, class_name, config_name, "
     "inputs, serialization, authenticated_user, assumed_role, authenticated_roles, "
-    "workflow_deadline_epoch_ms, EXISTS (SELECT 1 FROM {s}operation_outputs AS o "
-    "WHERE o.workflow_uuid = {s}workflow_status.workflow_uuid), priority, created_at"
+    f"workflow_deadline_epoch_ms, ({_HAS_CHECKPOINTS}), priority, created_at"
 )
 
 # Claim the oldest ENQUEUED rows of a queue, highest priority (lowest number) first.

@@ -9,37 +9,47 @@ from dbos._storage.records import RecordResult, StepRow, StepWrite
 
 _STEP_COLUMNS = "function_id, function_name, output, error, child_workflow_id, serialization"
 
+# Checkpoints are read through the checkpoints view (migration 11): operation_outputs, and
+# the event and stream rows a workflow wrote itself, each of which is its own checkpoint.
 LOAD = f"""
-SELECT {_STEP_COLUMNS} FROM {{s}}operation_outputs WHERE workflow_uuid = ? ORDER BY function_id
+SELECT {_STEP_COLUMNS} FROM {{s}}checkpoints WHERE workflow_uuid = ? ORDER BY function_id
 """
 
 GET = f"""
-SELECT {_STEP_COLUMNS} FROM {{s}}operation_outputs WHERE workflow_uuid = ? AND function_id = ?
+SELECT {_STEP_COLUMNS} FROM {{s}}checkpoints WHERE workflow_uuid = ? AND function_id = ?
 """
 
 GET_COMPLETED_AT = """
-SELECT completed_at_epoch_ms FROM {s}operation_outputs WHERE workflow_uuid = ? AND function_id = ?
+SELECT completed_at_epoch_ms FROM {s}checkpoints WHERE workflow_uuid = ? AND function_id = ?
 """
+
+# What a statement that writes a checkpoint returns first: the workflow's status as that
+# statement sees it (NULL when the workflow does not exist).
+RETURNING_STATUS = "RETURNING (SELECT status FROM {s}workflow_status WHERE workflow_uuid = ?)"
 
 # The checkpoint, and the workflow's status as the same statement sees it: one round trip
 # both records the step and tells whether the workflow was cancelled meanwhile. Nothing is
 # returned when a row already exists at this function ID (another execution got there first).
-RECORD = """
+RECORD = (
+    """
 INSERT INTO {s}operation_outputs (workflow_uuid, function_id, function_name, output, error,
     serialization, child_workflow_id, started_at_epoch_ms, completed_at_epoch_ms, application_name)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (workflow_uuid, function_id) DO NOTHING
-RETURNING (SELECT status FROM {s}workflow_status WHERE workflow_uuid = ?)
 """
+    + RETURNING_STATUS
+)
 
 # The same checkpoint without ON CONFLICT, for recording together with the operation it stands
 # for: a row already at this function ID fails the statement, which rolls the operation back.
-RECORD_STRICT = """
+RECORD_STRICT = (
+    """
 INSERT INTO {s}operation_outputs (workflow_uuid, function_id, function_name, output, error,
     serialization, child_workflow_id, started_at_epoch_ms, completed_at_epoch_ms, application_name)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-RETURNING (SELECT status FROM {s}workflow_status WHERE workflow_uuid = ?)
 """
+    + RETURNING_STATUS
+)
 
 # A workflow's own writes (steps, events, stream values) carry no foreign key on Postgres
 # (migration 8). A write that found no workflow row (its status reads NULL) commits an orphan;
@@ -112,6 +122,25 @@ class StepStore:
                 raise
             return RecordResult(False, None)
         return self._recorded(s.workflow_id, rows[0][0])
+
+    def record_row(self, s: StepWrite, statement: Statement) -> RecordResult | None:
+        """Record an operation whose own row is its checkpoint (an event or a stream value).
+
+        ``statement`` writes that row, named ``s.function_name`` and completed at
+        ``s.completed_at_epoch_ms``, and returns what RETURNING_STATUS returns. None when it
+        wrote nothing, or failed on a key another row holds, and no checkpoint exists at this
+        function ID: the caller decides what that means. ``recorded`` is False when a
+        checkpoint exists there (another execution got there first).
+        """
+        try:
+            rows = self._db.write_one(*statement)
+        except DuplicateKey:
+            rows = []
+        if rows:
+            return self._recorded(s.workflow_id, rows[0][0])
+        if self.completed_at(s.workflow_id, s.function_id) is None:
+            return None
+        return RecordResult(False, None)
 
     def _recorded(self, workflow_id: str, status: str | None) -> RecordResult:
         if status is None:

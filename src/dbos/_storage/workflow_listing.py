@@ -46,11 +46,11 @@ WITH RECURSIVE tree(workflow_uuid) AS (
 SELECT workflow_uuid FROM tree
 """
 
-# Whether a workflow exists, and the highest function ID it recorded (0 for none).
+# Whether a workflow exists, and the highest function ID it recorded (0 for none). The ID is
+# a parameter, not a correlation: SQLite pushes only the former into the checkpoints view.
 LAST_FUNCTION_ID = """
-SELECT (SELECT COALESCE(MAX(function_id), 0) FROM {s}operation_outputs o
-        WHERE o.workflow_uuid = w.workflow_uuid)
-FROM {s}workflow_status w WHERE w.workflow_uuid = ?
+SELECT (SELECT COALESCE(MAX(function_id), 0) FROM {s}checkpoints WHERE workflow_uuid = ?)
+FROM {s}workflow_status WHERE workflow_uuid = ?
 """
 
 
@@ -198,7 +198,7 @@ class WorkflowListStore:
         )
         paging, paging_params = _paging(self._dialect, limit, offset)
         query = (
-            f"SELECT {columns} FROM {{s}}operation_outputs WHERE workflow_uuid = ? "
+            f"SELECT {columns} FROM {{s}}checkpoints WHERE workflow_uuid = ? "
             f"ORDER BY function_id{paging}"
         )
         rows = self._db.read_rows(self._dialect.sql(query), (workflow_id, *paging_params))
@@ -223,5 +223,5 @@ class WorkflowListStore:
 
     def last_function_id(self, workflow_id: str) -> int | None:
         """The highest recorded function ID (0 if none); None if there is no such workflow."""
-        row = self._db.read_one(self._last_function_id, (workflow_id,))
+        row = self._db.read_one(self._last_function_id, (workflow_id, workflow_id))
         return None if row is None else int(row[0])
