@@ -226,6 +226,42 @@ def test_losing_a_checkpoint_race_returns_the_winners_outcome(
     assert unpickled(system_tables.steps("race-lost")[0]["output"]) == "theirs"
 
 
+def test_losing_a_set_event_race_returns_the_winners_outcome(
+    dbos: type[DBOS], system_tables: SystemTables
+) -> None:
+    """A set_event's checkpoint is its event row: another execution's row at that function
+    ID wins, and this execution's value is not written."""
+    after_event: list[int] = []
+
+    @DBOS.step()
+    def before() -> None:
+        # Another execution of this workflow sets the event (function 2) and finishes first.
+        workflow_id = DBOS.workflow_id
+        system_tables.execute(
+            "INSERT INTO workflow_events_history (workflow_uuid, function_id, key, value, "
+            "serialization, function_name, completed_at_epoch_ms) "
+            "VALUES (?, 2, 'k', ?, 'py_pickle', 'DBOS.setEvent', 1)",
+            (workflow_id, pickled("theirs")),
+        )
+        system_tables.execute(
+            "UPDATE workflow_status SET status = 'SUCCESS', output = ?, serialization = ? "
+            "WHERE workflow_uuid = ?",
+            (pickled("their result"), "py_pickle", workflow_id),
+        )
+
+    @DBOS.workflow()
+    def wf() -> str:
+        before()
+        DBOS.set_event("k", "mine")
+        after_event.append(1)
+        return "my result"
+
+    with SetWorkflowID("event-race-lost"):
+        assert wf() == "their result"
+    assert after_event == []
+    assert DBOS.get_event("event-race-lost", "k") == "theirs"
+
+
 def test_rows_carry_the_application_name(
     dbos: type[DBOS], system_tables: SystemTables, config: DBOSConfig
 ) -> None:

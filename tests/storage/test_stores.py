@@ -274,7 +274,10 @@ def test_an_event_of_a_missing_workflow_is_refused_and_leaves_nothing(db: System
     with pytest.raises(WorkflowGone):
         db.events.record(bookkeeping("missing", 1, "DBOS.setEvent"), "k", "v", "json")
     with pytest.raises(WorkflowGone):
-        db.streams.record(bookkeeping("missing", 2, "DBOS.writeStream"), "s", "v", "json")
+        db.steps.record_with(
+            bookkeeping("missing", 2, "DBOS.writeStream"),
+            [db.streams.write_statement("missing", "s", "v", "json", 2)],
+        )
     assert db.steps.load("missing") == {}
     assert db.events.get("missing", "k") is None
     count = db.dialect.sql("SELECT COUNT(*) FROM {s}streams WHERE workflow_uuid = ?")
@@ -285,7 +288,7 @@ def test_deleting_a_workflow_deletes_its_steps_events_and_streams(db: SystemData
     for wf in ("w1", "w2"):
         db.workflows.insert(workflow(wf))
         db.events.record(bookkeeping(wf, 1, "DBOS.setEvent"), "k", "v", "json")
-        db.streams.record(bookkeeping(wf, 2, "DBOS.writeStream"), "s", "v", "json")
+        db.steps.record_with(step(wf, 2), [db.streams.write_statement(wf, "s", "v", "json", 2)])
     db.backend.write_one(
         db.dialect.sql("DELETE FROM {s}workflow_status WHERE workflow_uuid = ?"), ("w1",)
     )

@@ -14,7 +14,7 @@ import uuid
 
 import psycopg
 import pytest
-from storage_support import bookkeeping, workflow
+from storage_support import bookkeeping, step, workflow
 from test_management_stores import fork_request
 
 from dbos._storage import events, postgres_listener
@@ -67,7 +67,8 @@ def test_stream_writes_and_messages_announce_their_keys(
     wf = "st-" + uuid.uuid4().hex
     db.workflows.insert(workflow(wf))
     db.streams.write(wf, "s", "v0", "json", 1)
-    db.streams.record(bookkeeping(wf, 2, "DBOS.writeStream"), "t", "v0", "json")
+    write = db.streams.write_statement(wf, "t", "v0", "json", 2)
+    db.steps.record_with(step(wf, 2), [write])
     db.messages.send([MessageWrite("m-" + wf, wf, "topic", "hi", "json")], 1)
     expected = {
         (STREAMS_CHANNEL, f"{wf}::s"),
@@ -83,7 +84,7 @@ def test_a_fork_announces_the_events_and_streams_it_copies(
     source, fork = "src-" + uuid.uuid4().hex, "fork-" + uuid.uuid4().hex
     db.workflows.insert(workflow(source, status="SUCCESS"))
     db.events.record(bookkeeping(source, 1, "DBOS.setEvent"), "k", "v", "json")
-    db.streams.record(bookkeeping(source, 2, "DBOS.writeStream"), "s", "v", "json")
+    db.steps.record_with(step(source, 2), [db.streams.write_statement(source, "s", "v", "json", 2)])
     assert db.forks.fork(fork_request(source, fork, 3)).created
     expected = {(EVENTS_CHANNEL, f"{fork}::k"), (STREAMS_CHANNEL, f"{fork}::s")}
     assert heard(listener, expected) == expected

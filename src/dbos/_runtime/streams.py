@@ -20,7 +20,7 @@ from dbos._runtime.events import check_key, writer_position
 from dbos._runtime.execution import WorkflowExecution
 from dbos._runtime.operations import wait_for
 from dbos._runtime.runtime import Runtime
-from dbos._runtime.steps import begin_operation, checkpoint_write, record, replay, settle
+from dbos._runtime.steps import begin_operation, checkpoint_write, record, replay
 from dbos._runtime.waiters import Signal, stream_key
 from dbos._storage.backend import DuplicateKey
 
@@ -60,16 +60,14 @@ def write_stream_flow(
         if begin_operation(rt, execution, function_id) is not None:
             return  # written by an earlier run
     started = rt.clock.now_ms()
+    args = (workflow_id, key, payload, serializer.name(), function_id)
     for attempt in range(_OFFSET_RETRIES):
         try:
             if step_function_id is not None:
-                args = (workflow_id, key, payload, serializer.name(), function_id)
                 yield Offload(rt.db.streams.write, args)
             else:
                 write = checkpoint_write(rt, execution, function_id, step_name, started)
-                recording = (write, key, payload, serializer.name())
-                result = yield Offload(rt.db.streams.record, recording)
-                yield from settle(rt, execution, write, result)
+                yield from record(rt, execution, write, [rt.db.streams.write_statement(*args)])
             break
         except DuplicateKey:
             if attempt + 1 == _OFFSET_RETRIES:

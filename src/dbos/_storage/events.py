@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dbos._storage.backend import Backend, DuplicateKey
+from dbos._storage.backend import Backend
 from dbos._storage.dialect import EVENTS_CHANNEL
 from dbos._storage.records import RecordResult, StepWrite
 from dbos._storage.steps import RETURNING_STATUS, StepStore
@@ -20,13 +20,22 @@ DO UPDATE SET value = excluded.value, serialization = excluded.serialization
 """
 
 # A set_event made by the workflow itself: the row is the operation's checkpoint (migration
-# 11). A second execution of the same workflow sets the same key at the same function ID and
-# fails on the primary key, so exactly one of them records it.
+# 11). It is written only where no checkpoint exists at its function ID: a second execution
+# of the workflow meets the first one's marked row (the update's WHERE keeps it) or, if the
+# two disagree about what that function ID is, a step's checkpoint. An unmarked row at the
+# same key and function ID was set by no finished operation (a build from before migration
+# 11 copied it in a fork, unmarked), so this one replaces it.
 RECORD = (
     """
-INSERT INTO {s}workflow_events_history (workflow_uuid, function_id, key, value, serialization,
-    function_name, completed_at_epoch_ms)
-VALUES (?, ?, ?, ?, ?, ?, ?)
+INSERT INTO {s}workflow_events_history AS h (workflow_uuid, function_id, key, value,
+    serialization, function_name, completed_at_epoch_ms)
+SELECT CAST(? AS TEXT), CAST(? AS INTEGER), CAST(? AS TEXT), CAST(? AS TEXT),
+    CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT)
+WHERE NOT EXISTS (SELECT 1 FROM {s}operation_outputs WHERE workflow_uuid = ? AND function_id = ?)
+ON CONFLICT (workflow_uuid, key, function_id) DO UPDATE
+SET value = excluded.value, serialization = excluded.serialization,
+    function_name = excluded.function_name, completed_at_epoch_ms = excluded.completed_at_epoch_ms
+WHERE h.function_name IS NULL
 """
     + RETURNING_STATUS
 )
@@ -77,22 +86,9 @@ class EventStore:
         As StepStore.record_with: ``recorded`` is False when another execution recorded this
         function ID first; WorkflowGone when the workflow does not exist.
         """
-        params = (
-            s.workflow_id,
-            s.function_id,
-            key,
-            value,
-            serialization,
-            s.function_name,
-            s.completed_at_epoch_ms,
-            s.workflow_id,
-        )
-        result = self._steps.record_row(s, (self._record, params))
-        if result is None:
-            # The key holds a value at this function ID that is no checkpoint: set from a
-            # step at the same function ID, which only a changed workflow can do.
-            raise DuplicateKey(f"event {key!r} already set at function ID {s.function_id}")
-        return result
+        wf, fid = s.workflow_id, s.function_id
+        row = (wf, fid, key, value, serialization, s.function_name, s.completed_at_epoch_ms)
+        return self._steps.record_row(s, (self._record, (*row, wf, fid, wf)))
 
     def get(self, workflow_id: str, key: str) -> tuple[str, str | None] | None:
         """The stored value of a key and its serialization, or None if it was never set."""

@@ -64,10 +64,8 @@ FROM {s}workflow_events_history WHERE workflow_uuid = ? AND function_id < ?
 """
 
 COPY_STREAMS = """
-INSERT INTO {s}streams (workflow_uuid, key, value, "offset", function_id, serialization,
-    function_name, completed_at_epoch_ms)
-SELECT ?, key, value, "offset", function_id, serialization, function_name,
-    completed_at_epoch_ms
+INSERT INTO {s}streams (workflow_uuid, key, value, "offset", function_id, serialization)
+SELECT ?, key, value, "offset", function_id, serialization
 FROM {s}streams WHERE workflow_uuid = ? AND function_id < ?
 {notify}
 """

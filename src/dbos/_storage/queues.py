@@ -33,20 +33,18 @@ RETURNING workflow_uuid
 # so that dispatching it needs no second read of the row (ClaimedWorkflow, in this order);
 # and whether it has checkpoints at all, so that a fresh workflow's are not read. That test
 # names the checkpoints view's tables one by one: SQLite does not push a correlated term
-# into a UNION ALL view, and would scan all three tables for every row claimed.
-_HAS_CHECKPOINTS = " OR ".join(
-    f"EXISTS (SELECT 1 FROM {{s}}{table} AS o "
-    f"WHERE o.workflow_uuid = {{s}}workflow_status.workflow_uuid{extra})"
-    for table, extra in (
-        ("operation_outputs", ""),
-        ("workflow_events_history", " AND o.function_name IS NOT NULL"),
-        ("streams", " AND o.function_name IS NOT NULL"),
-    )
-)
+# into a UNION ALL view (it would scan both tables for every row claimed), and it stops at
+# the first true WHEN of a CASE, where it would evaluate both sides of an OR.
 CLAIMED_COLUMNS = (
     "workflow_uuid, name, recovery_attempts, queue_partition_key, class_name, config_name, "
     "inputs, serialization, authenticated_user, assumed_role, authenticated_roles, "
-    f"workflow_deadline_epoch_ms, ({_HAS_CHECKPOINTS}), priority, created_at"
+    "workflow_deadline_epoch_ms, CASE "
+    "WHEN EXISTS (SELECT 1 FROM {s}operation_outputs AS o "
+    "WHERE o.workflow_uuid = {s}workflow_status.workflow_uuid) THEN 1 "
+    "WHEN EXISTS (SELECT 1 FROM {s}workflow_events_history AS e "
+    "WHERE e.workflow_uuid = {s}workflow_status.workflow_uuid "
+    "AND e.function_name IS NOT NULL) THEN 1 "
+    "ELSE 0 END, priority, created_at"
 )
 
 # Claim the oldest ENQUEUED rows of a queue, highest priority (lowest number) first.

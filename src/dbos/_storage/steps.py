@@ -123,24 +123,18 @@ class StepStore:
             return RecordResult(False, None)
         return self._recorded(s.workflow_id, rows[0][0])
 
-    def record_row(self, s: StepWrite, statement: Statement) -> RecordResult | None:
-        """Record an operation whose own row is its checkpoint (an event or a stream value).
+    def record_row(self, s: StepWrite, statement: Statement) -> RecordResult:
+        """Record an operation whose own row is its checkpoint (an event, migration 11).
 
         ``statement`` writes that row, named ``s.function_name`` and completed at
-        ``s.completed_at_epoch_ms``, and returns what RETURNING_STATUS returns. None when it
-        wrote nothing, or failed on a key another row holds, and no checkpoint exists at this
-        function ID: the caller decides what that means. ``recorded`` is False when a
-        checkpoint exists there (another execution got there first).
+        ``s.completed_at_epoch_ms``, unless a checkpoint exists at this function ID, and
+        returns what RETURNING_STATUS returns. ``recorded`` is False when it wrote nothing
+        (another execution got there first).
         """
-        try:
-            rows = self._db.write_one(*statement)
-        except DuplicateKey:
-            rows = []
-        if rows:
-            return self._recorded(s.workflow_id, rows[0][0])
-        if self.completed_at(s.workflow_id, s.function_id) is None:
-            return None
-        return RecordResult(False, None)
+        rows = self._db.write_one(*statement)
+        if not rows:
+            return RecordResult(False, None)
+        return self._recorded(s.workflow_id, rows[0][0])
 
     def _recorded(self, workflow_id: str, status: str | None) -> RecordResult:
         if status is None:

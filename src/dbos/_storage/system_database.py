@@ -38,7 +38,7 @@ class SystemDatabase:
         self.versions = VersionStore(backend)
         self.messages = MessageStore(backend, self.steps)
         self.events = EventStore(backend, self.steps)
-        self.streams = StreamStore(backend, self.steps)
+        self.streams = StreamStore(backend)
         self.listing = WorkflowListStore(backend)
         self.management = ManagementStore(backend)
         self.forks = ForkStore(backend)
