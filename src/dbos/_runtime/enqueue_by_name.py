@@ -145,7 +145,7 @@ def _timeouts(
 ) -> tuple[int | None, int | None]:
     if timeout_sec is not None:  # the option wins over any ambient or inherited deadline
         return int(timeout_sec * 1000), None
-    return timeout_and_deadline(rt, parent, ENQUEUED)
+    return timeout_and_deadline(parent, ENQUEUED, rt.clock.now_ms())
 
 
 def _checked(

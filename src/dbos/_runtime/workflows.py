@@ -124,6 +124,7 @@ def _new_row(
     target: Target,
     role: str | None,
     timeouts: tuple[int | None, int | None],
+    created_at: int,
 ) -> WorkflowInsert:
     ctx = context.current()
     roles = None if ctx is None or ctx.authenticated_roles is None else ctx.authenticated_roles
@@ -140,7 +141,7 @@ def _new_row(
         application_version=rt.app_version,
         application_name=rt.app_name,
         application_id=rt.app_id,
-        created_at=rt.clock.now_ms(),
+        created_at=created_at,
         owner_xid=new_workflow_id(),
         recovery_attempts=1 if status == PENDING else 0,
         queue_name=queue_name,
@@ -155,9 +156,9 @@ def _new_row(
 
 
 def timeout_and_deadline(
-    rt: Runtime, parent: WorkflowExecution | None, status: str
+    parent: WorkflowExecution | None, status: str, created_at: int
 ) -> tuple[int | None, int | None]:
-    """The row's timeout and absolute deadline.
+    """The row's timeout and absolute deadline, for a row created at ``created_at``.
 
     A SetWorkflowTimeout around the start wins (None clears an inherited deadline); else a
     child inherits its parent's absolute deadline. An enqueued workflow's own timeout only
@@ -168,7 +169,7 @@ def timeout_and_deadline(
         if ctx.workflow_timeout_sec is None:
             return None, None
         timeout_ms = int(ctx.workflow_timeout_sec * 1000)
-        return timeout_ms, None if status != PENDING else rt.clock.now_ms() + timeout_ms
+        return timeout_ms, None if status != PENDING else created_at + timeout_ms
     if parent is not None and parent.deadline_ms is not None:
         return None, parent.deadline_ms
     return None, None
@@ -324,10 +325,12 @@ def begin_workflow(
     target = split_target(info, args)
     role = assumed_role(info, context.current())  # refused before anything is written
     inputs = rt.codec.encode_args(target.stored_args, kwargs, serializer)
-    timeouts = timeout_and_deadline(rt, parent, status)
+    # One clock reading for both, so the deadline is exactly the timeout after creation.
+    created_at = rt.clock.now_ms()
+    timeouts = timeout_and_deadline(parent, status, created_at)
     row = _new_row(
         rt, info, workflow_id, inputs, serializer, status, queue_name, parent, target, role,
-        timeouts,
+        timeouts, created_at,
     )  # fmt: skip
     row = _with_enqueue_settings(row, queue_name, queue_limits)
     found = yield from insert_flow(rt, row, info.name, parent, function_id, _duplication_policy())
