@@ -62,8 +62,7 @@ def record(
 ) -> Flow[None]:
     """Checkpoint one operation, committing ``operation``'s writes with it (all or nothing).
 
-    Another execution having recorded it first means this one has lost the race: it stops
-    and leaves the workflow to the winner (and ``operation`` is not applied).
+    A race lost to another execution applies nothing of ``operation``; see ``settle``.
     """
     if operation:
         result = yield Offload(rt.db.steps.record_with, (write, operation))

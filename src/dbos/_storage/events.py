@@ -54,13 +54,18 @@ ORDER BY h.key
 """
 
 
+# The payload that names the waiters a written row wakes.
+_NOTICE_KEY = "workflow_uuid || '::' || key"
+
+
 def notify_event(backend: Backend) -> str:
     """The clause that wakes get_event waiters on each key a statement writes."""
-    return backend.dialect.notify(EVENTS_CHANNEL, "workflow_uuid || '::' || key")
+    return backend.dialect.notify(EVENTS_CHANNEL, _NOTICE_KEY)
 
 
 def _with_notice(backend: Backend, query: str) -> str:
-    notice = backend.dialect.notice(EVENTS_CHANNEL, "workflow_uuid || '::' || key")
+    """``query``, whose RETURNING clause also wakes the waiters of the key it writes."""
+    notice = backend.dialect.notice(EVENTS_CHANNEL, _NOTICE_KEY)
     return query + (f", {notice}" if notice else "")
 
 

@@ -10,7 +10,7 @@ from dbos._storage.records import RecordResult, StepRow, StepWrite
 _STEP_COLUMNS = "function_id, function_name, output, error, child_workflow_id, serialization"
 
 # Checkpoints are read through the checkpoints view (migration 11): operation_outputs, and
-# the event and stream rows a workflow wrote itself, each of which is its own checkpoint.
+# the event rows a workflow set itself, each of which is its own checkpoint.
 LOAD = f"""
 SELECT {_STEP_COLUMNS} FROM {{s}}checkpoints WHERE workflow_uuid = ? ORDER BY function_id
 """
@@ -99,10 +99,7 @@ class StepStore:
         the workflow's status as the insert saw it (None when nothing was recorded).
         WorkflowGone when the workflow does not exist (nothing is left recorded).
         """
-        rows = self._db.write_one(self._record, (*s, s.workflow_id))
-        if not rows:
-            return RecordResult(False, None)
-        return self._recorded(s.workflow_id, rows[0][0])
+        return self.record_row(s, (self._record, (*s, s.workflow_id)))
 
     def strict_record(self, s: StepWrite) -> Statement:
         """The checkpoint as a statement that fails if the function ID is already recorded."""
@@ -124,12 +121,12 @@ class StepStore:
         return self._recorded(s.workflow_id, rows[0][0])
 
     def record_row(self, s: StepWrite, statement: Statement) -> RecordResult:
-        """Record an operation whose own row is its checkpoint (an event, migration 11).
+        """Record ``s`` by running ``statement``, which writes its checkpoint row.
 
-        ``statement`` writes that row, named ``s.function_name`` and completed at
-        ``s.completed_at_epoch_ms``, unless a checkpoint exists at this function ID, and
-        returns what RETURNING_STATUS returns. ``recorded`` is False when it wrote nothing
-        (another execution got there first).
+        The row is an operation_outputs row, or an operation's own row that is its
+        checkpoint (an event, migration 11). ``statement`` writes nothing when a checkpoint
+        exists at this function ID, and returns what RETURNING_STATUS returns. ``recorded``
+        is False when it wrote nothing (another execution got there first).
         """
         rows = self._db.write_one(*statement)
         if not rows:
