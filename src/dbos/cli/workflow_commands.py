@@ -159,11 +159,14 @@ def resume_workflow(
 ) -> None:
     """Resume a cancelled or failed-over workflow from its last completed step."""
     with opened_client(system_database_url, database_url, schema) as client:
-        status = client.resume_workflow(workflow_id).get_status().status
+        # The status before the resume decides: a resumed workflow may finish on a worker
+        # before a status read after the resume comes back.
+        status = _status(client, workflow_id, load=False).status
         if status in FINISHED:
             click.echo(f"Workflow {workflow_id} already finished ({status}); nothing to resume.")
-        else:
-            click.echo(f"Resumed workflow {workflow_id}; it is {status}.")
+            return
+        status = client.resume_workflow(workflow_id).get_status().status
+        click.echo(f"Resumed workflow {workflow_id}; it is {status}.")
 
 
 @workflow.command("fork")
