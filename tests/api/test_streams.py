@@ -208,3 +208,67 @@ def test_async_streams(dbos: type[DBOS]) -> None:
         return values, one
 
     assert asyncio.run(main()) == (["x", None], "x")
+
+
+def test_gathered_async_writes_each_take_one_offset_with_no_gap(
+    dbos: type[DBOS], system_tables: SystemTables
+) -> None:
+    @DBOS.workflow()
+    async def gatherer() -> None:
+        await DBOS.write_stream_async("s", "first")
+        await DBOS.write_stream_async("s", "second")  # the run now knows the next offset
+        await asyncio.gather(*(DBOS.write_stream_async("s", n) for n in range(12)))
+        await DBOS.write_stream_async("s", "after")
+        await DBOS.write_stream_async("s", "last")
+        await DBOS.close_stream_async("s")
+
+    async def main() -> list[object]:
+        handle = await DBOS.start_workflow_async(gatherer)
+        await handle.get_result()
+        return [v async for v in DBOS.read_stream_async(handle.workflow_id, "s")]
+
+    values = asyncio.run(main())
+    assert values[:2] == ["first", "second"] and values[-2:] == ["after", "last"]
+    assert sorted(values[2:-2]) == list(range(12))  # type: ignore[type-var]
+    rows = system_tables.execute('SELECT "offset" FROM streams ORDER BY "offset"')
+    assert [r["offset"] for r in rows] == list(range(17))  # the close marker included
+
+
+def test_a_write_at_an_offset_somebody_else_took_goes_after_it(
+    dbos: type[DBOS], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run expects offset 2 next; a value written behind its back takes it first."""
+    from dbos._api.state import state
+
+    assert state.runtime is not None
+    streams = state.runtime.db.streams
+    learned: list[int] = []
+
+    def last_offset(workflow_id: str, key: str) -> int:
+        learned.append(type(streams).last_offset(streams, workflow_id, key))
+        return learned[-1]
+
+    monkeypatch.setattr(streams, "last_offset", last_offset)
+
+    @DBOS.step()
+    def write_behind_the_runs_back(workflow_id: str) -> None:
+        rt = state.runtime
+        assert rt is not None
+        serializer = rt.codec.serializer_for(None)
+        payload = rt.codec.encode_value("behind", serializer)
+        rt.db.streams.write(workflow_id, "s", payload, serializer.name(), 99)
+
+    @DBOS.workflow()
+    def writer() -> None:
+        DBOS.write_stream("s", "a")
+        DBOS.write_stream("s", "b")
+        write_behind_the_runs_back(DBOS.workflow_id or "")
+        DBOS.write_stream("s", "c")
+        DBOS.write_stream("s", "d")
+
+    with SetWorkflowID("collider"):
+        writer()
+    assert list(DBOS.read_stream("collider", "s")) == ["a", "b", "behind", "c", "d"]
+    # "b" learned the offset (0 was the last), "c" was handed 2 and collided, and "d",
+    # after the database picked for "c", learned it again.
+    assert learned == [0, 3]

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 from storage_support import bookkeeping, step, workflow
 
-from dbos._storage.backend import WorkflowGone
+from dbos._storage.backend import DuplicateKey, WorkflowGone
 from dbos._storage.messages import MessageWrite
 from dbos._storage.system_database import SystemDatabase
 
@@ -300,6 +300,22 @@ def test_deleting_a_workflow_deletes_its_steps_events_and_streams(db: SystemData
     assert db.events.get("w2", "k") == ("v", "json")
     stream = db.streams.read("w2", "s", 0)
     assert stream is not None and stream.value == "v"
+
+
+def test_a_stream_value_goes_at_a_given_offset_or_one_past_the_last(db: SystemDatabase) -> None:
+    db.workflows.insert(workflow("writer"))
+    assert db.streams.last_offset("writer", "s") == -1
+    db.streams.write("writer", "s", "a", "json", 1)  # the database picks: 0
+    db.streams.write("writer", "s", "b", "json", 1, offset=1)
+    assert db.streams.last_offset("writer", "s") == 1
+    with pytest.raises(DuplicateKey):  # somebody else's offset is never overwritten
+        db.streams.write("writer", "s", "x", "json", 2, offset=1)
+    db.steps.record_with(
+        step("writer", 3), [db.streams.write_statement("writer", "s", "c", "json", 3, offset=2)]
+    )
+    values = [db.streams.read("writer", "s", n) for n in range(4)]
+    assert [v.value if v else None for v in values] == ["a", "b", "c", None]
+    assert db.streams.last_offset("writer", "other") == -1
 
 
 # ---------------------------------------------------------------- QueueStore

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dbos._core.serialization import Serializer
+from dbos._runtime.stream_cursors import StreamCursor
 from dbos._storage.records import StepRow
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ class WorkflowExecution:
         "recorded",
         "runtime",
         "serializer",
+        "stream_cursors",
         "workflow_id",
     )
 
@@ -51,6 +53,8 @@ class WorkflowExecution:
         self.deadline_ms = deadline_ms
         # The checkpointed stream read in progress, if any (only one may be open at a time).
         self.open_stream_read: object | None = None
+        # The next offset of each stream this run writes, where it knows it (stream_cursors).
+        self.stream_cursors: dict[str, StreamCursor] = {}
 
     def next_function_id(self) -> int:
         """Every durable operation takes the next ID before it runs; the first is 1."""

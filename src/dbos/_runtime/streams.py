@@ -21,6 +21,7 @@ from dbos._runtime.execution import WorkflowExecution
 from dbos._runtime.operations import wait_for
 from dbos._runtime.runtime import Runtime
 from dbos._runtime.steps import begin_operation, checkpoint_write, record, replay
+from dbos._runtime.stream_cursors import StreamCursor
 from dbos._runtime.waiters import Signal, stream_key
 from dbos._storage.backend import DuplicateKey
 
@@ -61,19 +62,31 @@ def write_stream_flow(
             return  # written by an earlier run
     started = rt.clock.now_ms()
     args = (workflow_id, key, payload, serializer.name(), function_id)
-    for attempt in range(_OFFSET_RETRIES):
-        try:
-            if step_function_id is not None:
-                yield Offload(rt.db.streams.write, args)
-            else:
-                write = checkpoint_write(rt, execution, function_id, step_name, started)
-                yield from record(rt, execution, write, [rt.db.streams.write_statement(*args)])
-            break
-        except DuplicateKey:
-            if attempt + 1 == _OFFSET_RETRIES:
-                message = f"Could not append to stream {key}: offsets kept colliding"
-                raise DBOSException(message) from None
-            yield Sleep(_OFFSET_RETRY_SECONDS)
+    cursor = execution.stream_cursors.setdefault(key, StreamCursor())
+    offset = cursor.begin()
+    try:
+        if offset == StreamCursor.LEARN:
+            offset = 1 + (yield Offload(rt.db.streams.last_offset, (workflow_id, key)))
+        for attempt in range(_OFFSET_RETRIES):
+            try:
+                if step_function_id is not None:
+                    yield Offload(rt.db.streams.write, (*args, offset))
+                else:
+                    write = checkpoint_write(rt, execution, function_id, step_name, started)
+                    statement = rt.db.streams.write_statement(*args, offset)
+                    yield from record(rt, execution, write, [statement])
+                break
+            except DuplicateKey:
+                if attempt + 1 == _OFFSET_RETRIES:
+                    message = f"Could not append to stream {key}: offsets kept colliding"
+                    raise DBOSException(message) from None
+                if offset is None:  # the database's own pick collided: let the other settle
+                    yield Sleep(_OFFSET_RETRY_SECONDS)
+                offset = None  # somebody else wrote there: the database picks from now on
+    except BaseException:
+        cursor.fail()
+        raise
+    cursor.end(offset)
     rt.waiters.notify(stream_key(workflow_id, key))
 
 
