@@ -24,6 +24,7 @@ from dbos._storage.backend import (
 )
 from dbos._storage.dialect import postgres_dialect
 from dbos._storage.postgres_connections import PooledConnections
+from dbos._storage.postgres_group_commit import GroupCommitter
 from dbos._storage.postgres_listener import PostgresListener
 from dbos._storage.postgres_wire import PreparedStatements
 
@@ -95,6 +96,7 @@ class PostgresBackend:
         self._pool.open(wait=True, timeout=30)
         self._connections = PooledConnections(self._pool)
         self._prepared = PreparedStatements()
+        self._group = GroupCommitter(self._run_one, self._run_together)
 
     def _with_retry(self, op: Callable[[], T]) -> T:
         delay, attempt = 1.0, 0
@@ -154,7 +156,16 @@ class PostgresBackend:
     def write_one(
         self, query: str, params: Params = (), *, rerun: tuple[str, Params] | None = None
     ) -> list[Row]:
-        return self._run_one(query, params, rerun)
+        if rerun is not None:  # only this caller knows how to retry it: never grouped
+            return self._run_one(query, params, rerun)
+        return self._group.run(query, params)
+
+    def _run_together(self, statements: Sequence[tuple[str, Params]]) -> list[list[Row]]:
+        """Statements in one transaction and one round trip; raises if any fails.
+
+        No retries: the group commit runs each statement alone after a failure.
+        """
+        return self._connections.run(lambda conn: self._prepared.pipeline(conn, statements))
 
     def read_rows(self, query: str, params: Params = ()) -> list[Row]:
         # psycopg's compiled loaders decode a hundred wide rows in about half the time the
@@ -191,7 +202,7 @@ class PostgresBackend:
         if distinct and len(rest) < _MAX_WITH_CLAUSES:
             clauses = ", ".join(f"b{i} AS ({q})" for i, (q, _) in enumerate(rest, start=1))
             params = [p for _, group in rest for p in group]
-            return self._run_one(f"WITH {clauses}\n{first}", [*params, *first_params])
+            return self.write_one(f"WITH {clauses}\n{first}", [*params, *first_params])
         query = ";\n".join(q for q, _ in statements)
         all_params = [p for _, group in statements for p in group]
 

@@ -9,7 +9,9 @@ parameters. Anything this path cannot encode falls back to ordinary psycopg.
 from __future__ import annotations
 
 import hashlib
+import select
 import weakref
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
@@ -88,13 +90,61 @@ class PreparedStatements:
         self, conn: psycopg.Connection[Any], query: str, params: Params
     ) -> list[Row] | None:
         """Rows of ``query``, or None when this path cannot run it (use psycopg then)."""
-        if query in self._unpreparable:
-            return None
         try:
             encoded = [_encode(p) for p in params]
         except NotEncodable:
             return None
+        name = self._prepare(conn, query)
+        if name is None:
+            return None
+        # libpq sends None as SQL NULL; psycopg's stub for exec_prepared leaves None out.
+        result = conn.pgconn.exec_prepared(name, encoded)  # type: ignore[arg-type]
+        if result.status not in _OK:
+            self._check_connection(conn.pgconn)
+            raise errors.error_from_result(result, encoding="utf-8")
+        return _decode(result)
+
+    def pipeline(
+        self, conn: psycopg.Connection[Any], statements: Sequence[tuple[str, Params]]
+    ) -> list[list[Row]]:
+        """Run ``statements`` in one transaction and one round trip; the rows of each.
+
+        Raises the first statement's error if any fails, after rolling the transaction
+        back; NotEncodable if one of them cannot go this way.
+        """
+        named = []
+        for query, params in statements:
+            name = self._prepare(conn, query)
+            if name is None:
+                raise NotEncodable("an unpreparable statement")
+            named.append((name, [_encode(p) for p in params]))
         pgconn = conn.pgconn
+        pgconn.enter_pipeline_mode()
+        try:
+            pgconn.send_query_params(b"BEGIN", None)
+            for name, encoded in named:
+                pgconn.send_query_prepared(name, encoded)
+            pgconn.send_query_params(b"COMMIT", None)
+            pgconn.pipeline_sync()
+            results = _pipeline_results(pgconn)
+        finally:
+            if pgconn.pipeline_status != pq.PipelineStatus.OFF:
+                try:
+                    pgconn.exit_pipeline_mode()
+                except psycopg.OperationalError:
+                    pass  # results left unread: the connection is broken, the pool drops it
+        failed = next((r for r in results if r.status not in _OK), None)
+        if failed is not None:
+            self._check_connection(pgconn)
+            if pgconn.transaction_status != pq.TransactionStatus.IDLE:
+                pgconn.exec_(b"ROLLBACK")
+            raise errors.error_from_result(failed, encoding="utf-8")
+        return [_decode(r) for r in results[1:-1]]  # BEGIN and COMMIT left out
+
+    def _prepare(self, conn: psycopg.Connection[Any], query: str) -> bytes | None:
+        """The name ``query`` is prepared under on ``conn``; None if it cannot be prepared."""
+        if query in self._unpreparable:
+            return None
         statement = self._statements.get(query)
         if statement is None:
             digest = hashlib.sha1(query.encode(), usedforsecurity=False).hexdigest()[:20]
@@ -105,20 +155,35 @@ class PreparedStatements:
         name, text = statement
         prepared = self._prepared.setdefault(conn, set())
         if name not in prepared:
+            pgconn = conn.pgconn
             result = pgconn.prepare(name, text)
             if result.status != pq.ExecStatus.COMMAND_OK:
                 self._check_connection(pgconn)
                 self._unpreparable.add(query)  # e.g. a parameter whose type needs inference
                 return None
             prepared.add(name)
-        # libpq sends None as SQL NULL; psycopg's stub for exec_prepared leaves None out.
-        result = pgconn.exec_prepared(name, encoded)  # type: ignore[arg-type]
-        if result.status not in _OK:
-            self._check_connection(pgconn)
-            raise errors.error_from_result(result, encoding="utf-8")
-        return _decode(result)
+        return name
 
     @staticmethod
     def _check_connection(pgconn: pq.abc.PGconn) -> None:
         if pgconn.status != pq.ConnStatus.OK:
             raise psycopg.OperationalError("the connection to the system database was lost")
+
+
+def _pipeline_results(pgconn: pq.abc.PGconn) -> list[pq.abc.PGresult]:
+    """Every result up to the pipeline's sync point, one per statement sent.
+
+    The wait for the server is a select on the socket, which lets other threads run:
+    psycopg's binary PGconn.get_result holds the GIL while it blocks.
+    """
+    results: list[pq.abc.PGresult] = []
+    while True:
+        while pgconn.is_busy():
+            select.select([pgconn.socket], [], [])
+            pgconn.consume_input()
+        result = pgconn.get_result()
+        if result is None:
+            continue  # the end of one statement's results
+        if result.status == pq.ExecStatus.PIPELINE_SYNC:
+            return results
+        results.append(result)

@@ -1,0 +1,184 @@
+"""Group commit on Postgres: writes queued behind the one in flight share one transaction.
+
+The first tests drive GroupCommitter with stand-ins for the database, so a group can be
+formed on purpose; the last ones run it on Postgres, holding the write in flight on an
+advisory lock while the others queue.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import psycopg
+import pytest
+from tests.conftest import postgres_url, require_postgres
+
+from dbos._storage.backend import DuplicateKey, Params, Row
+from dbos._storage.postgres_backend import PostgresBackend
+from dbos._storage.postgres_group_commit import GroupCommitter
+from dbos._storage.postgres_wire import PreparedStatements
+
+DEADLINE_SEC = 10.0
+
+
+def _until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + DEADLINE_SEC
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.001)
+
+
+class Fake:
+    """Stand-ins for the database: ``alone`` blocks on ``gate`` for the query "block"."""
+
+    def __init__(self, fail_together: bool = False) -> None:
+        self.gate = threading.Event()
+        self.alone_calls: list[str] = []
+        self.groups: list[list[str]] = []
+        self.fail_together = fail_together
+
+    def alone(self, query: str, params: Params) -> list[Row]:
+        self.alone_calls.append(query)
+        if query == "block":
+            self.gate.wait(DEADLINE_SEC)
+        if query.startswith("bad"):
+            raise DuplicateKey(query)
+        return [(query,)]
+
+    def together(self, statements: Sequence[tuple[str, Params]]) -> list[list[Row]]:
+        self.groups.append([q for q, _ in statements])
+        if self.fail_together:
+            raise RuntimeError("the group failed")
+        return [[(q,)] for q, _ in statements]
+
+
+def _behind_a_blocked_write(committer: GroupCommitter, fake: Fake, queries: list[str]) -> list[Any]:
+    """Run "block", queue ``queries`` behind it (one thread each), then let it finish."""
+    outcomes: list[Any] = [None] * len(queries)
+
+    def write(i: int) -> None:
+        try:
+            outcomes[i] = committer.run(queries[i], ())
+        except Exception as exc:
+            outcomes[i] = exc
+
+    blocker = threading.Thread(target=committer.run, args=("block", ()))
+    blocker.start()
+    _until(lambda: fake.alone_calls == ["block"])
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(len(queries))]
+    for thread in threads:
+        thread.start()
+    _until(lambda: len(committer._queued) == len(queries))
+    fake.gate.set()
+    for thread in [blocker, *threads]:
+        thread.join(DEADLINE_SEC)
+    return outcomes
+
+
+def test_a_lone_write_runs_alone_at_once() -> None:
+    fake = Fake()
+    committer = GroupCommitter(fake.alone, fake.together)
+    assert committer.run("one", ()) == [("one",)]
+    assert fake.alone_calls == ["one"] and fake.groups == []
+
+
+def test_writes_queued_behind_the_one_in_flight_go_out_as_one_group() -> None:
+    fake = Fake()
+    committer = GroupCommitter(fake.alone, fake.together)
+    outcomes = _behind_a_blocked_write(committer, fake, ["a", "b", "c"])
+    assert outcomes == [[("a",)], [("b",)], [("c",)]]
+    assert [sorted(g) for g in fake.groups] == [["a", "b", "c"]]
+    assert fake.alone_calls == ["block"]
+    assert committer._in_flight == 0
+
+
+def test_a_group_is_at_most_max_group_writes() -> None:
+    fake = Fake()
+    committer = GroupCommitter(fake.alone, fake.together, max_group=2)
+    outcomes = _behind_a_blocked_write(committer, fake, ["a", "b", "c"])
+    assert outcomes == [[("a",)], [("b",)], [("c",)]]
+    assert sorted(len(g) for g in fake.groups) == [2]  # and the third ran alone
+    assert len(fake.alone_calls) == 2
+
+
+def test_when_a_group_fails_each_write_runs_alone_and_fails_alone() -> None:
+    fake = Fake(fail_together=True)
+    committer = GroupCommitter(fake.alone, fake.together)
+    outcomes = _behind_a_blocked_write(committer, fake, ["a", "bad", "c"])
+    assert outcomes[0] == [("a",)] and outcomes[2] == [("c",)]
+    assert isinstance(outcomes[1], DuplicateKey)
+    assert sorted(fake.alone_calls) == ["a", "bad", "block", "c"]
+    assert committer._in_flight == 0
+
+
+# ---------------------------------------------------------------- on Postgres
+
+
+@pytest.fixture
+def table() -> Iterator[str]:
+    require_postgres()
+    name = f"group_commit_{time.time_ns()}"
+    with psycopg.connect(postgres_url(), autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE {name} (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+    yield name
+    with psycopg.connect(postgres_url(), autocommit=True) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def _rows(table: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(postgres_url(), autocommit=True) as conn:
+        return conn.execute(f"SELECT id, v FROM {table} ORDER BY id").fetchall()
+
+
+def test_a_pipeline_returns_each_statements_rows_in_one_transaction(table: str) -> None:
+    insert = f"INSERT INTO {table} (id, v) VALUES (%s, %s) RETURNING id"
+    prepared = PreparedStatements()
+    with psycopg.connect(postgres_url(), autocommit=True) as conn:
+        rows = prepared.pipeline(conn, [(insert, (1, "a")), (insert, (2, "b"))])
+        assert rows == [[(1,)], [(2,)]]
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            prepared.pipeline(conn, [(insert, (3, "c")), (insert, (1, "again"))])
+        # Rolled back whole, and the connection is idle and usable again.
+        assert conn.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+    assert _rows(table) == [(1, "a"), (2, "b")]
+
+
+def test_the_backend_groups_queued_writes_and_a_failure_stays_with_its_caller(
+    table: str,
+) -> None:
+    backend = PostgresBackend(postgres_url(), schema="public", pool_size=4)
+    insert = f"INSERT INTO {table} (id, v) VALUES (%s, %s) RETURNING id"
+    key = time.time_ns() % 2**31
+    outcomes: list[Any] = [None] * 4
+    try:
+        backend.write_one(insert, (1, "taken"))
+        with psycopg.connect(postgres_url(), autocommit=True) as holder:
+            holder.execute("SELECT pg_advisory_lock(%s)", (key,))
+            blocker = threading.Thread(
+                target=backend.write_one, args=("SELECT pg_advisory_xact_lock(%s)", (key,))
+            )
+            blocker.start()
+
+            def write(i: int) -> None:
+                try:
+                    ident = 1 if i == 0 else i + 1  # the first collides with "taken"
+                    outcomes[i] = backend.write_one(insert, (ident, f"v{i}"))
+                except Exception as exc:
+                    outcomes[i] = exc
+
+            threads = [threading.Thread(target=write, args=(i,)) for i in range(4)]
+            for thread in threads:
+                thread.start()
+            _until(lambda: len(backend._group._queued) == 4)
+            holder.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            for thread in [blocker, *threads]:
+                thread.join(DEADLINE_SEC)
+    finally:
+        backend.close()
+    assert isinstance(outcomes[0], DuplicateKey)
+    assert outcomes[1:] == [[(2,)], [(3,)], [(4,)]]
+    assert _rows(table) == [(1, "taken"), (2, "v1"), (3, "v2"), (4, "v3")]
