@@ -182,3 +182,29 @@ def test_the_backend_groups_queued_writes_and_a_failure_stays_with_its_caller(
     assert isinstance(outcomes[0], DuplicateKey)
     assert outcomes[1:] == [[(2,)], [(3,)], [(4,)]]
     assert _rows(table) == [(1, "taken"), (2, "v1"), (3, "v2"), (4, "v3")]
+
+
+def test_a_statement_that_sets_transaction_local_state_is_never_grouped(table: str) -> None:
+    """A quiet enqueue's set_config(..., true) would silence the trigger for its whole group."""
+    backend = PostgresBackend(postgres_url(), schema="public", pool_size=4)
+    key = time.time_ns() % 2**31
+    quiet = (
+        f"INSERT INTO {table} (id, v) VALUES (%s, (SELECT CAST(%s AS TEXT) FROM "
+        "(SELECT set_config('dbos.quiet_enqueue', 'on', true)) AS quiet)) RETURNING id"
+    )
+    try:
+        with psycopg.connect(postgres_url(), autocommit=True) as holder:
+            holder.execute("SELECT pg_advisory_lock(%s)", (key,))
+            blocker = threading.Thread(
+                target=backend.write_one, args=("SELECT pg_advisory_xact_lock(%s)", (key,))
+            )
+            blocker.start()
+            _until(lambda: backend._group._in_flight == 1)
+            # Runs at once beside the write in flight, instead of queueing behind it.
+            assert backend.write_one(quiet, (7, "quiet")) == [(7,)]
+            assert backend._group._queued == []
+            holder.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            blocker.join(DEADLINE_SEC)
+    finally:
+        backend.close()
+    assert _rows(table) == [(7, "quiet")]

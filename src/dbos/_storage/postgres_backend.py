@@ -41,6 +41,7 @@ _RETRIABLE_CLASSES = ("08", "53", "57")
 # hang on, but a connection pooler such as PgBouncer also reports passing failures with it.
 _PROTOCOL_VIOLATION = "08P01"
 _PROTOCOL_VIOLATION_RETRIES = 3
+_SETS_LOCAL_STATE = "set_config("
 
 
 def conninfo_from_url(url: str) -> str:
@@ -156,7 +157,10 @@ class PostgresBackend:
     def write_one(
         self, query: str, params: Params = (), *, rerun: tuple[str, Params] | None = None
     ) -> list[Row]:
-        if rerun is not None:  # only this caller knows how to retry it: never grouped
+        # Never grouped: a statement only its caller knows how to retry, and one that sets
+        # transaction-local state (a quiet enqueue's set_config), which would leak into the
+        # statements after it in its group.
+        if rerun is not None or _SETS_LOCAL_STATE in query:
             return self._run_one(query, params, rerun)
         return self._group.run(query, params)
 
