@@ -159,14 +159,16 @@ def test_the_backend_groups_queued_writes_and_a_failure_stays_with_its_caller(
         with psycopg.connect(postgres_url(), autocommit=True) as holder:
             holder.execute("SELECT pg_advisory_lock(%s)", (key,))
             blocker = threading.Thread(
-                target=backend.write_one, args=("SELECT pg_advisory_xact_lock(%s)", (key,))
+                target=backend.write_one,
+                args=("SELECT pg_advisory_xact_lock(%s)", (key,)),
+                kwargs={"shareable": True},
             )
             blocker.start()
 
             def write(i: int) -> None:
                 try:
                     ident = 1 if i == 0 else i + 1  # the first collides with "taken"
-                    outcomes[i] = backend.write_one(insert, (ident, f"v{i}"))
+                    outcomes[i] = backend.write_one(insert, (ident, f"v{i}"), shareable=True)
                 except Exception as exc:
                     outcomes[i] = exc
 
@@ -184,10 +186,11 @@ def test_the_backend_groups_queued_writes_and_a_failure_stays_with_its_caller(
     assert _rows(table) == [(1, "taken"), (2, "v1"), (3, "v2"), (4, "v3")]
 
 
-def test_a_statement_that_sets_transaction_local_state_is_never_grouped(table: str) -> None:
+def test_only_shareable_statements_that_set_no_local_state_are_grouped(table: str) -> None:
     """A quiet enqueue's set_config(..., true) would silence the trigger for its whole group."""
     backend = PostgresBackend(postgres_url(), schema="public", pool_size=4)
     key = time.time_ns() % 2**31
+    insert = f"INSERT INTO {table} (id, v) VALUES (%s, %s) RETURNING id"
     quiet = (
         f"INSERT INTO {table} (id, v) VALUES (%s, (SELECT CAST(%s AS TEXT) FROM "
         "(SELECT set_config('dbos.quiet_enqueue', 'on', true)) AS quiet)) RETURNING id"
@@ -196,15 +199,19 @@ def test_a_statement_that_sets_transaction_local_state_is_never_grouped(table: s
         with psycopg.connect(postgres_url(), autocommit=True) as holder:
             holder.execute("SELECT pg_advisory_lock(%s)", (key,))
             blocker = threading.Thread(
-                target=backend.write_one, args=("SELECT pg_advisory_xact_lock(%s)", (key,))
+                target=backend.write_one,
+                args=("SELECT pg_advisory_xact_lock(%s)", (key,)),
+                kwargs={"shareable": True},
             )
             blocker.start()
             _until(lambda: backend._group._in_flight == 1)
-            # Runs at once beside the write in flight, instead of queueing behind it.
-            assert backend.write_one(quiet, (7, "quiet")) == [(7,)]
+            # Runs at once beside the write in flight, instead of queueing behind it; and so
+            # does a write that is not shareable.
+            assert backend.write_one(quiet, (7, "quiet"), shareable=True) == [(7,)]
+            assert backend.write_one(insert, (8, "plain")) == [(8,)]
             assert backend._group._queued == []
             holder.execute("SELECT pg_advisory_unlock(%s)", (key,))
             blocker.join(DEADLINE_SEC)
     finally:
         backend.close()
-    assert _rows(table) == [(7, "quiet")]
+    assert _rows(table) == [(7, "quiet"), (8, "plain")]

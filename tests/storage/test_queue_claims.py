@@ -66,7 +66,12 @@ class AcknowledgementLost:
         return self._inner.read_all(query, params)
 
     def write_one(
-        self, query: str, params: Params = (), *, rerun: tuple[str, Params] | None = None
+        self,
+        query: str,
+        params: Params = (),
+        *,
+        rerun: tuple[str, Params] | None = None,
+        shareable: bool = False,
     ) -> list[Row]:
         self._inner.write_one(query, params)
         again, values = rerun if rerun is not None else (query, params)

@@ -61,6 +61,11 @@ class Backend(Protocol):
       retry follows an attempt whose commit may have landed unacknowledged, the backend
       runs ``rerun`` (a query and its parameters) instead, if one is given: a caller whose
       statement is not idempotent uses it to find what the first attempt did.
+    - ``shareable`` marks a write a running workflow makes as it goes (a checkpoint, an
+      outcome): such writes come many at a time from concurrent workflows, and the backend
+      may commit several of them in one transaction (Postgres; SQLite groups every write).
+      Writes on a caller's critical path (starting or enqueueing a workflow) are not
+      marked, so they never wait behind a group.
     - ``transact(fn)`` runs ``fn(connection)`` inside one write transaction: committed when
       ``fn`` returns, rolled back when it raises. On SQLite it holds the write lock from the
       start (``BEGIN IMMEDIATE``), so read-then-write inside it is safe. ``fn`` may be run
@@ -78,7 +83,12 @@ class Backend(Protocol):
     def read_all(self, query: str, params: Params = ()) -> list[Row]: ...
 
     def write_one(
-        self, query: str, params: Params = (), *, rerun: tuple[str, Params] | None = None
+        self,
+        query: str,
+        params: Params = (),
+        *,
+        rerun: tuple[str, Params] | None = None,
+        shareable: bool = False,
     ) -> list[Row]: ...
     def read_rows(self, query: str, params: Params = ()) -> list[Row]:
         """``read_all`` for reads of many wide rows (listings), where decoding dominates."""
@@ -86,7 +96,7 @@ class Backend(Protocol):
 
     def transact(self, fn: Callable[[Connection], T]) -> T: ...
 
-    def write_batch(self, statements: Sequence[Statement]) -> list[Row]:
+    def write_batch(self, statements: Sequence[Statement], *, shareable: bool = False) -> list[Row]:
         """Run ``statements`` as one transaction, in one round trip; the first one's rows.
 
         All or nothing: a statement that fails rolls the others back. This is how an

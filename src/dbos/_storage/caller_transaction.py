@@ -99,7 +99,12 @@ class _CallerBackend:
         return self.read_all(query, params)
 
     def write_one(
-        self, query: str, params: Params = (), *, rerun: tuple[str, Params] | None = None
+        self,
+        query: str,
+        params: Params = (),
+        *,
+        rerun: tuple[str, Params] | None = None,
+        shareable: bool = False,
     ) -> list[Row]:
         # No retries here, so never a rerun: a lost connection fails the caller's transaction.
         return self.read_all(query, params)
@@ -107,7 +112,7 @@ class _CallerBackend:
     def transact(self, fn: Callable[[Connection], T]) -> T:
         return fn(self._conn)
 
-    def write_batch(self, statements: Sequence[Statement]) -> list[Row]:
+    def write_batch(self, statements: Sequence[Statement], *, shareable: bool = False) -> list[Row]:
         results = [self.read_all(query, params) for query, params in statements]
         return results[0] if results else []
 

@@ -83,7 +83,8 @@ class EventStore:
         self, workflow_id: str, key: str, value: str, serialization: str, function_id: int
     ) -> None:
         """Set a key from inside a step, whose function ID the row takes (no checkpoint)."""
-        self._db.write_one(self._set, (workflow_id, function_id, key, value, serialization))
+        params = (workflow_id, function_id, key, value, serialization)
+        self._db.write_one(self._set, params, shareable=True)
 
     def record(self, s: StepWrite, key: str, value: str, serialization: str) -> RecordResult:
         """A set_event from the workflow itself, recorded as its own checkpoint ``s``.

@@ -155,12 +155,17 @@ class PostgresBackend:
         return self._run_one(query, params)
 
     def write_one(
-        self, query: str, params: Params = (), *, rerun: tuple[str, Params] | None = None
+        self,
+        query: str,
+        params: Params = (),
+        *,
+        rerun: tuple[str, Params] | None = None,
+        shareable: bool = False,
     ) -> list[Row]:
-        # Never grouped: a statement only its caller knows how to retry, and one that sets
-        # transaction-local state (a quiet enqueue's set_config), which would leak into the
-        # statements after it in its group.
-        if rerun is not None or _SETS_LOCAL_STATE in query:
+        # Grouped only when shareable, and never a statement only its caller knows how to
+        # retry, or one that sets transaction-local state (a quiet enqueue's set_config),
+        # which would leak into the statements after it in its group.
+        if not shareable or rerun is not None or _SETS_LOCAL_STATE in query:
             return self._run_one(query, params, rerun)
         return self._group.run(query, params)
 
@@ -186,7 +191,7 @@ class PostgresBackend:
 
         return self._constrained(lambda: self._connections.run(in_transaction))
 
-    def write_batch(self, statements: Sequence[Statement]) -> list[Row]:
+    def write_batch(self, statements: Sequence[Statement], *, shareable: bool = False) -> list[Row]:
         """One statement where possible: the others become data-modifying WITH clauses.
 
         ``WITH b1 AS (<second>), b2 AS (<third>) <first>`` is one prepared statement, one
@@ -198,7 +203,7 @@ class PostgresBackend:
             return []
         (first, first_params), rest = statements[0], statements[1:]
         if not rest:
-            return self.write_one(first, first_params)
+            return self.write_one(first, first_params, shareable=shareable)
         # WITH clauses run in no defined order: statements repeated in one batch (chunks of
         # one insert, whose rows' insertion order matters) keep their order by running in
         # sequence instead.
@@ -206,7 +211,8 @@ class PostgresBackend:
         if distinct and len(rest) < _MAX_WITH_CLAUSES:
             clauses = ", ".join(f"b{i} AS ({q})" for i, (q, _) in enumerate(rest, start=1))
             params = [p for _, group in rest for p in group]
-            return self.write_one(f"WITH {clauses}\n{first}", [*params, *first_params])
+            folded = f"WITH {clauses}\n{first}"
+            return self.write_one(folded, [*params, *first_params], shareable=shareable)
         query = ";\n".join(q for q, _ in statements)
         all_params = [p for _, group in statements for p in group]
 

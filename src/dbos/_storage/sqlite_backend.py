@@ -99,10 +99,17 @@ class SQLiteBackend:
         return self.read_all(query, params)
 
     def write_one(
-        self, query: str, params: Params = (), *, rerun: tuple[str, Params] | None = None
+        self,
+        query: str,
+        params: Params = (),
+        *,
+        rerun: tuple[str, Params] | None = None,
+        shareable: bool = False,
     ) -> list[Row]:
         # ``rerun`` is never needed here: a statement that failed on the local file (locked)
-        # did not commit, so retrying the statement itself is exact.
+        # did not commit, so retrying the statement itself is exact. Every write may share
+        # its commit here (shareable or not): SQLite has one writer, which every write
+        # waits for anyway.
         return self._group.run(((query, params),))
 
     def transact(self, fn: Callable[[Connection], T]) -> T:
@@ -123,7 +130,7 @@ class SQLiteBackend:
         conn.execute("COMMIT")
         return result
 
-    def write_batch(self, statements: Sequence[Statement]) -> list[Row]:
+    def write_batch(self, statements: Sequence[Statement], *, shareable: bool = False) -> list[Row]:
         return self._group.run(statements) if statements else []
 
     def external_commits(self) -> int:

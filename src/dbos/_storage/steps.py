@@ -113,7 +113,7 @@ class StepStore:
         False. DuplicateKey from the operation's own statements is raised to the caller.
         """
         try:
-            rows = self._db.write_batch([self.strict_record(s), *operation])
+            rows = self._db.write_batch([self.strict_record(s), *operation], shareable=True)
         except DuplicateKey:
             if self.completed_at(s.workflow_id, s.function_id) is None:
                 raise
@@ -128,7 +128,7 @@ class StepStore:
         exists at this function ID, and returns what RETURNING_STATUS returns. ``recorded``
         is False when it wrote nothing (another execution got there first).
         """
-        rows = self._db.write_one(*statement)
+        rows = self._db.write_one(*statement, shareable=True)
         if not rows:
             return RecordResult(False, None)
         return self._recorded(s.workflow_id, rows[0][0])

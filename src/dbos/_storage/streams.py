@@ -93,9 +93,10 @@ class StreamStore:
         offset: int | None = None,
     ) -> None:
         """Append a value; DuplicateKey when a concurrent writer took the same offset."""
-        self._db.write_one(
-            *self.write_statement(workflow_id, key, value, serialization, function_id, offset)
+        statement = self.write_statement(
+            workflow_id, key, value, serialization, function_id, offset
         )
+        self._db.write_one(*statement, shareable=True)
 
     def last_offset(self, workflow_id: str, key: str) -> int:
         """The offset of the stream's last value; -1 when it has none."""

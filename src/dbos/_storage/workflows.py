@@ -119,7 +119,7 @@ class WorkflowStore:
         of it.
         """
         params = (status, output, error, now_ms, now_ms, workflow_id, owner)
-        if self._db.write_one(self._record_outcome, params):
+        if self._db.write_one(self._record_outcome, params, shareable=True):
             return True
         if self.get_status(workflow_id) is None:
             purge_orphans(self._db, self._purge_orphans, workflow_id)
