@@ -7,6 +7,8 @@ advisory lock while the others queue.
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -18,7 +20,11 @@ from tests.conftest import postgres_url, require_postgres
 
 from dbos._storage.backend import DuplicateKey, Params, Row
 from dbos._storage.postgres_backend import PostgresBackend
-from dbos._storage.postgres_group_commit import GroupCommitter
+from dbos._storage.postgres_group_commit import (
+    GroupCommitter,
+    GroupInterrupted,
+    GroupNotCommitted,
+)
 from dbos._storage.postgres_wire import PreparedStatements
 
 DEADLINE_SEC = 10.0
@@ -34,7 +40,7 @@ def _until(condition: Callable[[], bool]) -> None:
 class Fake:
     """Stand-ins for the database: ``alone`` blocks on ``gate`` for the query "block"."""
 
-    def __init__(self, fail_together: bool = False) -> None:
+    def __init__(self, fail_together: Exception | None = None) -> None:
         self.gate = threading.Event()
         self.alone_calls: list[str] = []
         self.groups: list[list[str]] = []
@@ -50,8 +56,8 @@ class Fake:
 
     def together(self, statements: Sequence[tuple[str, Params]]) -> list[list[Row]]:
         self.groups.append([q for q, _ in statements])
-        if self.fail_together:
-            raise RuntimeError("the group failed")
+        if self.fail_together is not None:
+            raise self.fail_together
         return [[(q,)] for q, _ in statements]
 
 
@@ -62,7 +68,7 @@ def _behind_a_blocked_write(committer: GroupCommitter, fake: Fake, queries: list
     def write(i: int) -> None:
         try:
             outcomes[i] = committer.run(queries[i], ())
-        except Exception as exc:
+        except BaseException as exc:  # an Interrupt too, from a leader
             outcomes[i] = exc
 
     blocker = threading.Thread(target=committer.run, args=("block", ()))
@@ -104,13 +110,72 @@ def test_a_group_is_at_most_max_group_writes() -> None:
     assert len(fake.alone_calls) == 2
 
 
-def test_when_a_group_fails_each_write_runs_alone_and_fails_alone() -> None:
-    fake = Fake(fail_together=True)
+def test_when_a_group_did_not_commit_each_write_runs_alone_and_fails_alone() -> None:
+    fake = Fake(fail_together=GroupNotCommitted("rolled back"))
     committer = GroupCommitter(fake.alone, fake.together)
     outcomes = _behind_a_blocked_write(committer, fake, ["a", "bad", "c"])
     assert outcomes[0] == [("a",)] and outcomes[2] == [("c",)]
     assert isinstance(outcomes[1], DuplicateKey)
     assert sorted(fake.alone_calls) == ["a", "bad", "block", "c"]
+    assert committer._in_flight == 0
+
+
+def test_a_group_that_may_have_committed_is_never_run_again() -> None:
+    error = ValueError("lost track after COMMIT was sent")
+    fake = Fake(fail_together=error)
+    committer = GroupCommitter(fake.alone, fake.together)
+    outcomes = _behind_a_blocked_write(committer, fake, ["a", "b"])
+    assert outcomes == [error, error]
+    assert fake.alone_calls == ["block"]
+    assert committer._in_flight == 0
+
+
+class Interrupt(BaseException):
+    pass
+
+
+def test_an_interrupted_queued_write_leaves_the_queue_and_nothing_waits_for_it() -> None:
+    fake = Fake()
+    committer = GroupCommitter(fake.alone, fake.together)
+    blocker = threading.Thread(target=committer.run, args=("block", ()))
+    blocker.start()
+    _until(lambda: fake.alone_calls == ["block"])
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise Interrupt
+
+    def send_once_queued() -> None:
+        _until(lambda: len(committer._queued) == 1)
+        os.kill(os.getpid(), signal.SIGUSR1)
+
+    previous = signal.signal(signal.SIGUSR1, interrupt)
+    try:
+        sender = threading.Thread(target=send_once_queued)
+        sender.start()
+        with pytest.raises(Interrupt):
+            committer.run("interrupted", ())  # queued behind "block", in the main thread
+        sender.join(DEADLINE_SEC)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert committer._queued == []
+    fake.gate.set()
+    blocker.join(DEADLINE_SEC)
+    assert committer._in_flight == 0
+    assert committer.run("later", ()) == [("later",)]
+    assert "interrupted" not in fake.alone_calls and fake.groups == []
+
+
+def test_writes_whose_leader_is_interrupted_get_an_error_of_their_own() -> None:
+    fake = Fake(fail_together=None)
+
+    def together(statements: Sequence[tuple[str, Params]]) -> list[list[Row]]:
+        raise Interrupt
+
+    committer = GroupCommitter(fake.alone, together)
+    outcomes = _behind_a_blocked_write(committer, fake, ["a", "b"])
+    # One of the two led the group and was interrupted; the other is told its outcome is
+    # unknown, rather than being handed somebody else's interrupt.
+    assert {type(o) for o in outcomes} == {GroupInterrupted, Interrupt}
     assert committer._in_flight == 0
 
 
@@ -144,6 +209,31 @@ def test_a_pipeline_returns_each_statements_rows_in_one_transaction(table: str) 
         # Rolled back whole, and the connection is idle and usable again.
         assert conn.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
         assert conn.execute("SELECT 1").fetchone() == (1,)
+    assert _rows(table) == [(1, "a"), (2, "b")]
+
+
+def test_a_pipeline_larger_than_the_sockets_buffers_goes_through(table: str) -> None:
+    """psycopg's connections do not block: libpq sends what fits and keeps the rest."""
+    insert = f"INSERT INTO {table} (id, v) VALUES (%s, %s) RETURNING id"
+    big = "x" * 1_000_000
+    with psycopg.connect(postgres_url(), autocommit=True) as conn:
+        rows = PreparedStatements().pipeline(conn, [(insert, (i, big)) for i in range(8)])
+    assert rows == [[(i,)] for i in range(8)]
+    assert [r[0] for r in _rows(table)] == list(range(8))
+
+
+def test_a_pipeline_works_on_a_descriptor_past_1024(table: str) -> None:
+    """select() cannot wait on descriptors numbered 1024 and up; a busy server passes that."""
+    opened = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        insert = f"INSERT INTO {table} (id, v) VALUES (%s, %s) RETURNING id"
+        with psycopg.connect(postgres_url(), autocommit=True) as conn:
+            assert conn.pgconn.socket >= 1024
+            rows = PreparedStatements().pipeline(conn, [(insert, (1, "a")), (insert, (2, "b"))])
+    finally:
+        for fd in opened:
+            os.close(fd)
+    assert rows == [[(1,)], [(2,)]]
     assert _rows(table) == [(1, "a"), (2, "b")]
 
 
@@ -186,7 +276,9 @@ def test_the_backend_groups_queued_writes_and_a_failure_stays_with_its_caller(
     assert _rows(table) == [(1, "taken"), (2, "v1"), (3, "v2"), (4, "v3")]
 
 
-def test_only_shareable_statements_that_set_no_local_state_are_grouped(table: str) -> None:
+def test_only_small_shareable_statements_that_set_no_local_state_are_grouped(
+    table: str,
+) -> None:
     """A quiet enqueue's set_config(..., true) would silence the trigger for its whole group."""
     backend = PostgresBackend(postgres_url(), schema="public", pool_size=4)
     key = time.time_ns() % 2**31
@@ -209,9 +301,11 @@ def test_only_shareable_statements_that_set_no_local_state_are_grouped(table: st
             # does a write that is not shareable.
             assert backend.write_one(quiet, (7, "quiet"), shareable=True) == [(7,)]
             assert backend.write_one(insert, (8, "plain")) == [(8,)]
+            big = "x" * 70_000  # a large one would hold up the writes queued behind it
+            assert backend.write_one(insert, (9, big), shareable=True) == [(9,)]
             assert backend._group._queued == []
             holder.execute("SELECT pg_advisory_unlock(%s)", (key,))
             blocker.join(DEADLINE_SEC)
     finally:
         backend.close()
-    assert _rows(table) == [(7, "quiet"), (8, "plain")]
+    assert [r[0] for r in _rows(table)] == [7, 8, 9]

@@ -24,9 +24,9 @@ from dbos._storage.backend import (
 )
 from dbos._storage.dialect import postgres_dialect
 from dbos._storage.postgres_connections import PooledConnections
-from dbos._storage.postgres_group_commit import GroupCommitter
+from dbos._storage.postgres_group_commit import GroupCommitter, GroupNotCommitted
 from dbos._storage.postgres_listener import PostgresListener
-from dbos._storage.postgres_wire import PreparedStatements
+from dbos._storage.postgres_wire import NotEncodable, PreparedStatements
 
 T = TypeVar("T")
 logger = logging.getLogger("dbos")
@@ -42,6 +42,8 @@ _RETRIABLE_CLASSES = ("08", "53", "57")
 _PROTOCOL_VIOLATION = "08P01"
 _PROTOCOL_VIOLATION_RETRIES = 3
 _SETS_LOCAL_STATE = "set_config("
+# Statements with more text than this in their parameters are never grouped.
+_MAX_GROUPED_BYTES = 64 * 1024
 
 
 def conninfo_from_url(url: str) -> str:
@@ -162,19 +164,34 @@ class PostgresBackend:
         rerun: tuple[str, Params] | None = None,
         shareable: bool = False,
     ) -> list[Row]:
-        # Grouped only when shareable, and never a statement only its caller knows how to
-        # retry, or one that sets transaction-local state (a quiet enqueue's set_config),
-        # which would leak into the statements after it in its group.
-        if not shareable or rerun is not None or _SETS_LOCAL_STATE in query:
-            return self._run_one(query, params, rerun)
-        return self._group.run(query, params)
+        if shareable and rerun is None and self._groupable(query, params):
+            return self._group.run(query, params)
+        return self._run_one(query, params, rerun)
+
+    def _groupable(self, query: str, params: Params) -> bool:
+        """Whether a shareable statement may share its transaction with others.
+
+        Not one that sets transaction-local state (a quiet enqueue's set_config), which
+        would leak into the statements after it in its group; not one the pipeline cannot
+        send (it would fail the group, whose writes would all run again alone); not a
+        large one, which would hold up every write queued behind its group.
+        """
+        if _SETS_LOCAL_STATE in query or not self._prepared.can_pipeline(query, params):
+            return False
+        size = sum(len(p) for p in params if type(p) is str)
+        return size <= _MAX_GROUPED_BYTES
 
     def _run_together(self, statements: Sequence[tuple[str, Params]]) -> list[list[Row]]:
         """Statements in one transaction and one round trip; raises if any fails.
 
         No retries: the group commit runs each statement alone after a failure.
         """
-        return self._connections.run(lambda conn: self._prepared.pipeline(conn, statements))
+        try:
+            return self._connections.run(lambda conn: self._prepared.pipeline(conn, statements))
+        except (NotEncodable, psycopg.Error) as exc:
+            # Not sent, rolled back, or the connection lost: running each statement again
+            # alone is what a lone write's retry would do.
+            raise GroupNotCommitted(str(exc)) from exc
 
     def read_rows(self, query: str, params: Params = ()) -> list[Row]:
         # psycopg's compiled loaders decode a hundred wide rows in about half the time the

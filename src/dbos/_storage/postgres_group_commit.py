@@ -32,6 +32,14 @@ from collections.abc import Callable, Sequence
 from dbos._storage.backend import Params, Row
 
 
+class GroupNotCommitted(Exception):
+    """Raised by ``together`` when running each statement of the group alone is safe.
+
+    Nothing was sent, or the server rolled the group back, or the connection was lost: then
+    each write runs again alone, as a lone write is retried after a lost connection.
+    """
+
+
 class _Write:
     __slots__ = ("error", "group", "params", "query", "rows", "signal")
 
@@ -53,7 +61,9 @@ class GroupCommitter:
     """Runs single statements, folding those that queue behind others into one transaction.
 
     ``alone`` runs one statement on its own (with the backend's retries and error mapping);
-    ``together`` runs several in one transaction and returns each one's rows, or raises.
+    ``together`` runs several in one transaction and returns each one's rows. It raises
+    GroupNotCommitted when each may be run again alone; any other error it raises is
+    every write's error, since the group may have committed.
     """
 
     def __init__(
@@ -86,18 +96,30 @@ class GroupCommitter:
                 return self._alone(query, params)
             finally:
                 self._pass_on()
-        write.signal.wait()
-        group = write.group
-        if group is not None:  # this thread leads: it commits the group for everyone
-            try:
-                self._commit(group)
-            finally:
-                # The next group goes out before this one's threads wake up and compete for
-                # the interpreter with whoever leads it.
-                self._pass_on()
-                for member in group[1:]:
-                    member.signal.set()
+        try:
+            write.signal.wait()
+        except BaseException:  # an interrupt (Ctrl-C in the main thread) while queued
+            with self._lock:
+                queued = write.group is None and write in self._queued
+                if queued:
+                    self._queued.remove(write)
+            if queued or write.group is None:
+                raise  # never sent, or the leader of its group commits it anyway
+            self._lead(write.group)  # made leader meanwhile: the group must still go out
+            raise
+        if write.group is not None:  # this thread leads: it commits the group for everyone
+            self._lead(write.group)
         return write.outcome()
+
+    def _lead(self, group: list[_Write]) -> None:
+        try:
+            self._commit(group)
+        finally:
+            # The next group goes out before this one's threads wake up and compete for
+            # the interpreter with whoever leads it.
+            self._pass_on()
+            for member in group[1:]:
+                member.signal.set()
 
     def _pass_on(self) -> None:
         """A write in flight is done: hand its place to the queued writes, as one group."""
@@ -107,7 +129,7 @@ class GroupCommitter:
                 return
             group = self._queued[: self._max_group]
             del self._queued[: self._max_group]
-        group[0].group = group
+            group[0].group = group  # under the lock: an interrupted waiter checks it there
         group[0].signal.set()
 
     def _commit(self, group: list[_Write]) -> None:
@@ -117,8 +139,12 @@ class GroupCommitter:
             if len(group) > 1:
                 try:
                     results = self._together([(w.query, w.params) for w in group])
-                except Exception:
-                    results = None  # rolled back: each write runs alone, and fails alone
+                except GroupNotCommitted:
+                    results = None  # each write runs alone, and fails alone
+                except Exception as exc:  # the group may have committed: nothing to re-run
+                    for write in group:
+                        write.error = exc
+                    return
             for index, write in enumerate(group):
                 try:
                     if results is not None:
@@ -128,7 +154,14 @@ class GroupCommitter:
                 except Exception as exc:
                     write.error = exc
                 done += 1
-        except BaseException as exc:  # an interrupt: whatever did not run fails with it
+        except BaseException as exc:  # an interrupt: the rest fail, with an error of their own
             for write in group[done:]:
-                write.error = exc
+                write.error = GroupInterrupted(
+                    f"the thread committing this write was interrupted ({exc!r}); "
+                    "the write may or may not have committed"
+                )
             raise
+
+
+class GroupInterrupted(Exception):
+    """The thread leading a group was interrupted: its writes' outcomes are unknown."""

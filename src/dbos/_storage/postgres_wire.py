@@ -23,6 +23,8 @@ _OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
 _INT_OIDS = frozenset({20, 21, 23, 26})  # int8, int2, int4, oid
 _FLOAT_OIDS = frozenset({700, 701, 1700})  # float4, float8, numeric
 _BOOL_OID = 16
+_ENCODABLE = frozenset({str, int, bool, float, type(None)})  # what _encode takes
+_poll_available = hasattr(select, "poll")  # not on Windows, where select has no fd cap
 
 
 class NotEncodable(Exception):
@@ -104,13 +106,17 @@ class PreparedStatements:
             raise errors.error_from_result(result, encoding="utf-8")
         return _decode(result)
 
+    def can_pipeline(self, query: str, params: Params) -> bool:
+        """Whether ``pipeline`` can send this statement (a cheap check, before queueing it)."""
+        return query not in self._unpreparable and all(type(p) in _ENCODABLE for p in params)
+
     def pipeline(
         self, conn: psycopg.Connection[Any], statements: Sequence[tuple[str, Params]]
     ) -> list[list[Row]]:
         """Run ``statements`` in one transaction and one round trip; the rows of each.
 
-        Raises the first statement's error if any fails, after rolling the transaction
-        back; NotEncodable if one of them cannot go this way.
+        NotEncodable if one of them cannot go this way (nothing was sent). If a statement
+        fails, the transaction is rolled back and its error raised.
         """
         named = []
         for query, params in statements:
@@ -126,6 +132,7 @@ class PreparedStatements:
                 pgconn.send_query_prepared(name, encoded)
             pgconn.send_query_params(b"COMMIT", None)
             pgconn.pipeline_sync()
+            _send_all(pgconn)
             results = _pipeline_results(pgconn)
         finally:
             if pgconn.pipeline_status != pq.PipelineStatus.OFF:
@@ -170,16 +177,40 @@ class PreparedStatements:
             raise psycopg.OperationalError("the connection to the system database was lost")
 
 
-def _pipeline_results(pgconn: pq.abc.PGconn) -> list[pq.abc.PGresult]:
-    """Every result up to the pipeline's sync point, one per statement sent.
+def _wait(fd: int, writable: bool) -> bool:
+    """Block until ``fd`` is readable (or, with ``writable``, writable); True if readable.
 
-    The wait for the server is a select on the socket, which lets other threads run:
-    psycopg's binary PGconn.get_result holds the GIL while it blocks.
+    The wait lets other threads run: psycopg's binary PGconn.get_result holds the GIL while
+    it blocks, so it is only called once a result is in. poll has no limit on descriptor
+    numbers, which select has (1024), and a busy server process can pass it.
     """
+    if _poll_available:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | (select.POLLOUT if writable else 0))
+        events = [event for _, event in poller.poll()]
+        return any(event & (select.POLLIN | select.POLLERR | select.POLLHUP) for event in events)
+    readable, _, _ = select.select([fd], [fd] if writable else [], [])
+    return bool(readable)
+
+
+def _send_all(pgconn: pq.abc.PGconn) -> None:
+    """Push out what libpq still buffers of the pipeline.
+
+    psycopg keeps its connections non-blocking, so a pipeline larger than the socket's send
+    buffer is left partly unsent. Reading what the server answers meanwhile keeps it from
+    stalling on a full send buffer of its own.
+    """
+    while pgconn.flush() == 1:
+        if _wait(pgconn.socket, writable=True):
+            pgconn.consume_input()
+
+
+def _pipeline_results(pgconn: pq.abc.PGconn) -> list[pq.abc.PGresult]:
+    """Every result up to the pipeline's sync point, one per statement sent."""
     results: list[pq.abc.PGresult] = []
     while True:
         while pgconn.is_busy():
-            select.select([pgconn.socket], [], [])
+            _wait(pgconn.socket, writable=False)
             pgconn.consume_input()
         result = pgconn.get_result()
         if result is None:
