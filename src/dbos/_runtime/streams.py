@@ -62,7 +62,9 @@ def write_stream_flow(
             return  # written by an earlier run
     started = rt.clock.now_ms()
     args = (workflow_id, key, payload, serializer.name(), function_id)
-    cursor = execution.stream_cursors.setdefault(key, StreamCursor())
+    cursor = execution.stream_cursors.get(key)
+    if cursor is None:
+        cursor = execution.stream_cursors.setdefault(key, StreamCursor())
     offset = cursor.begin()
     try:
         if offset == StreamCursor.LEARN:

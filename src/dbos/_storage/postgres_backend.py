@@ -42,6 +42,7 @@ _RETRIABLE_CLASSES = ("08", "53", "57")
 _PROTOCOL_VIOLATION = "08P01"
 _PROTOCOL_VIOLATION_RETRIES = 3
 _SETS_LOCAL_STATE = "set_config("
+_MAX_FOLDS = 1024
 # Statements with more text than this in their parameters are never grouped.
 _MAX_GROUPED_BYTES = 64 * 1024
 
@@ -99,6 +100,7 @@ class PostgresBackend:
         self._pool.open(wait=True, timeout=30)
         self._connections = PooledConnections(self._pool)
         self._prepared = PreparedStatements()
+        self._folds: dict[tuple[str, ...], str | None] = {}
         self._group = GroupCommitter(self._run_one, self._run_together)
 
     def _with_retry(self, op: Callable[[], T]) -> T:
@@ -221,14 +223,9 @@ class PostgresBackend:
         (first, first_params), rest = statements[0], statements[1:]
         if not rest:
             return self.write_one(first, first_params, shareable=shareable)
-        # WITH clauses run in no defined order: statements repeated in one batch (chunks of
-        # one insert, whose rows' insertion order matters) keep their order by running in
-        # sequence instead.
-        distinct = len({q for q, _ in statements}) == len(statements)
-        if distinct and len(rest) < _MAX_WITH_CLAUSES:
-            clauses = ", ".join(f"b{i} AS ({q})" for i, (q, _) in enumerate(rest, start=1))
+        folded = self._folded(tuple(q for q, _ in statements))
+        if folded is not None:
             params = [p for _, group in rest for p in group]
-            folded = f"WITH {clauses}\n{first}"
             return self.write_one(folded, [*params, *first_params], shareable=shareable)
         query = ";\n".join(q for q, _ in statements)
         all_params = [p for _, group in statements for p in group]
@@ -242,6 +239,26 @@ class PostgresBackend:
             return rows
 
         return self._constrained(lambda: self._connections.run(run))
+
+    def _folded(self, queries: tuple[str, ...]) -> str | None:
+        """``queries`` as one statement (the first, the others as WITH clauses), if they fold.
+
+        Remembered: a batch of the same statements (a stream value and its checkpoint)
+        comes again and again, and building and hashing its text anew costs microseconds.
+        """
+        if queries in self._folds:
+            return self._folds[queries]
+        folded = None
+        # WITH clauses run in no defined order: statements repeated in one batch (chunks of
+        # one insert, whose rows' insertion order matters) keep their order by running in
+        # sequence instead.
+        if len(set(queries)) == len(queries) and len(queries) <= _MAX_WITH_CLAUSES:
+            clauses = ", ".join(f"b{i} AS ({q})" for i, q in enumerate(queries[1:], start=1))
+            folded = f"WITH {clauses}\n{queries[0]}"
+        if len(self._folds) >= _MAX_FOLDS:
+            self._folds.clear()  # only generated texts could get here; the usual ones return
+        self._folds[queries] = folded
+        return folded
 
     def external_commits(self) -> None:
         """Postgres announces other processes' writes through LISTEN/NOTIFY instead."""
