@@ -11,9 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from queue_scenarios import (
-    ENQUEUER_THREADS,
-    WORKER_CONCURRENCY,
+from queue_results import (
     EnqueueOnly,
     Latency,
     QueueReport,
@@ -21,6 +19,7 @@ from queue_scenarios import (
     SeamCounts,
     Throughput,
 )
+from queue_scenarios import ENQUEUER_THREADS, WORKER_CONCURRENCY
 
 # DBOS 3.4.0, workflows/s: one process, queue polling at 0.05 s, per backend ...
 REFERENCE_TUNED = {"sqlite": 83.0, "postgres": 120.0}
@@ -66,7 +65,15 @@ def _throughput_rows(read: Callable[[QueueReport], Throughput | None]) -> list[R
         ("  floor us/commit around the runs", cell(lambda t, r: f"{t.floor_us:,.1f}")),
         ("process CPU us/workflow (this process)",
          cell(lambda t, r: f"{t.cpu_us_per_workflow:,.0f}")),
+        ("  worker processes, together",
+         cell(lambda t, r: _us(t.other_cpu_us_per_workflow("workers")))),
+        ("  Postgres server, all its processes",
+         cell(lambda t, r: _us(t.other_cpu_us_per_workflow("server")))),
     ]  # fmt: skip
+
+
+def _us(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.0f}"
 
 
 def _enqueue_only_rows() -> list[Row]:
@@ -227,6 +234,8 @@ def _throughput_dict(t: Throughput | None) -> dict[str, Any] | None:
         "enqueues_per_second": t.enqueues_per_second,
         "enqueue_ratio": t.enqueue_ratio,
         "cpu_us_per_workflow": t.cpu_us_per_workflow,
+        "workers_cpu_us_per_workflow": t.other_cpu_us_per_workflow("workers"),
+        "server_cpu_us_per_workflow": t.other_cpu_us_per_workflow("server"),
         "by_executor": t.by_executor,
         "runs": [
             {
@@ -236,6 +245,7 @@ def _throughput_dict(t: Throughput | None) -> dict[str, Any] | None:
                 "completion_seconds": run.completion_seconds,
                 "results_seconds": run.results_seconds,
                 "cpu_seconds": run.cpu_seconds,
+                "other_cpu_seconds": run.other_cpu_seconds,
                 "floor_us": run.enqueue.floor_us,
                 "workflows_per_second": run.workflows_per_second,
                 "enqueues_per_second": run.enqueues_per_second,

@@ -21,29 +21,29 @@ queue. Nothing here asserts on a number.
 
 from __future__ import annotations
 
-import json
 import math
-import selectors
-import sqlite3
-import statistics
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from types import TracebackType
 from typing import Any, TypeVar
-
-import psycopg
-from psycopg import sql
 
 from dbos import DBOS, DBOSConfig, Queue, WorkflowHandle
 from dbos._runtime.registry import global_registry
-from floor import FloorResult, FloorSeries, median_us
+from floor import FloorSeries
+from process_cpu import ProcessCpu
+from queue_probes import counting_calls, counting_runner_passes, probe_runner, system_backend
+from queue_results import (
+    EnqueueOnly,
+    Latency,
+    QueueReport,
+    SeamCounts,
+    Throughput,
+    ThroughputRun,
+)
+from queue_workers import WorkerProcesses
 from scenarios import Bracketed, Timing, warm_long_workflow
 from session import Target, log
 from workload import enqueue_latency, one_step
@@ -68,13 +68,9 @@ ENQUEUER_THREADS = 4
 APP_VERSION = "bench-queue"
 # Upper bounds, so a stuck worker ends the run with an error instead of hanging it.
 WAIT_TIMEOUT_SEC = 120.0
-WORKER_READY_TIMEOUT_SEC = 60.0
-WORKER_MAX_SECONDS = 600.0
 # How often the benchmark polls for a result a worker process produced, in Q4 only; the
 # outcome of another process's workflow is found by polling (1 s by default).
 REMOTE_RESULT_POLL_SEC = 0.002
-
-WORKER_SCRIPT = Path(__file__).with_name("queue_worker_proc.py")
 
 
 @dataclass(frozen=True)
@@ -100,196 +96,6 @@ class QueuePlan:
 # worker that is woken late costs samples, not minutes.
 QUEUE_FULL = QueuePlan(1500, 800, 2000, 3, 200, 100, 10, 0.02, 20.0, 2, 500, 20)
 QUEUE_QUICK = QueuePlan(1500, 400, 2000, 1, 100, 100, 5, 0.02, 10.0, 2, 300, 10)
-
-
-# ---------------------------------------------------------------- results
-
-
-@dataclass(frozen=True)
-class ThroughputRun:
-    """N workflows enqueued one after another, then every result awaited."""
-
-    enqueue: Bracketed  # the enqueue loop, with the floor sampled around the whole run
-    completion_seconds: float  # first enqueue to the last row's completed_at
-    results_seconds: float  # first enqueue to every result in hand
-    cpu_seconds: float  # this process, first enqueue to the last result
-    completed: int  # SUCCESS with the expected result
-    by_executor: dict[str, int]
-
-    @property
-    def workflows(self) -> int:
-        return self.enqueue.timing.units
-
-    @property
-    def workflows_per_second(self) -> float:
-        return self.workflows / self.completion_seconds
-
-    @property
-    def enqueues_per_second(self) -> float:
-        return self.enqueue.timing.units_per_second
-
-
-@dataclass(frozen=True)
-class Throughput:
-    """One scenario's runs; the headline is the median run."""
-
-    runs: tuple[ThroughputRun, ...]
-
-    def _median_run(self) -> ThroughputRun:
-        ordered = sorted(self.runs, key=lambda r: r.workflows_per_second)
-        return ordered[len(ordered) // 2]
-
-    @property
-    def workflows_per_second(self) -> float:
-        return statistics.median(r.workflows_per_second for r in self.runs)
-
-    @property
-    def range(self) -> str:
-        rates = [r.workflows_per_second for r in self.runs]
-        return f"{min(rates):,.0f} - {max(rates):,.0f}"
-
-    @property
-    def enqueues_per_second(self) -> float:
-        return statistics.median(r.enqueues_per_second for r in self.runs)
-
-    @property
-    def enqueue_ratio(self) -> float:
-        """us per enqueue over floor us per commit (floor commits/s over enqueues/s)."""
-        return statistics.median(r.enqueue.ratio() for r in self.runs)
-
-    @property
-    def floor_us(self) -> float:
-        return statistics.median(r.enqueue.floor_us for r in self.runs)
-
-    @property
-    def completed(self) -> str:
-        return f"{sum(r.completed for r in self.runs):,} / {sum(r.workflows for r in self.runs):,}"
-
-    @property
-    def results_seconds(self) -> float:
-        return self._median_run().results_seconds
-
-    @property
-    def completion_seconds(self) -> float:
-        return self._median_run().completion_seconds
-
-    @property
-    def enqueue_seconds(self) -> float:
-        return self._median_run().enqueue.timing.wall_seconds
-
-    @property
-    def cpu_us_per_workflow(self) -> float:
-        return statistics.median(r.cpu_seconds / r.workflows * 1e6 for r in self.runs)
-
-    @property
-    def by_executor(self) -> dict[str, int]:
-        total: Counter[str] = Counter()
-        for r in self.runs:
-            total.update(r.by_executor)
-        return dict(total)
-
-
-@dataclass(frozen=True)
-class EnqueueOnly:
-    """The enqueue loop alone, onto a queue nobody serves."""
-
-    runs: tuple[Bracketed, ...]
-
-    @property
-    def enqueues_per_second(self) -> float:
-        return statistics.median(b.timing.units_per_second for b in self.runs)
-
-    @property
-    def ratio(self) -> float:
-        return statistics.median(b.ratio() for b in self.runs)
-
-    @property
-    def floor_us(self) -> float:
-        return statistics.median(b.floor_us for b in self.runs)
-
-    @property
-    def cpu_us_per_enqueue(self) -> float:
-        return statistics.median(b.timing.cpu_us_per_unit for b in self.runs)
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile: the smallest value with ``fraction`` of them at or below it."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
-
-
-@dataclass(frozen=True)
-class Latency:
-    """Enqueue-to-start latencies, in seconds, one workflow at a time."""
-
-    where: str  # who served the queue
-    planned: int  # samples planned; fewer were taken if the run hit its time budget
-    samples: tuple[float, ...]
-    enqueue_call_seconds: tuple[float, ...]  # how long each enqueue call itself took
-
-    def ms(self, fraction: float) -> float:
-        return percentile(list(self.samples), fraction) * 1e3
-
-    @property
-    def enqueue_call_p50_ms(self) -> float:
-        return percentile(list(self.enqueue_call_seconds), 0.5) * 1e3
-
-
-@dataclass(frozen=True)
-class SeamCounts:
-    """Backend calls per Q1 workflow, all threads of this process, by thread kind."""
-
-    workflows: int
-    commits: dict[str, int]
-    reads: dict[str, int]
-    claims: int  # claim statements, on every served queue, empty ones included
-    runner_passes: int  # queue-runner passes, each claiming from the queues with new work
-
-    def per_workflow(self, counts: dict[str, int]) -> float:
-        return sum(counts.values()) / self.workflows
-
-    def describe(self, kind: str) -> str:
-        c = self.commits.get(kind, 0) / self.workflows
-        r = self.reads.get(kind, 0) / self.workflows
-        return f"{c:.2f} commits + {r:.2f} reads"
-
-
-@dataclass(frozen=True)
-class RunnerProbe:
-    """What one wake-up of an idle queue runner costs, and the table it searches."""
-
-    rows: int | None  # rows in workflow_status
-    pass_ms: float | None  # one run_once with nothing to claim (median); None if moved
-    served_queues: int  # DBOS's internal queue included
-
-
-@dataclass(frozen=True)
-class QueueReport:
-    backend: str
-    setting: str
-    floors: tuple[FloorResult, ...]
-    default_queue: Throughput  # Q1
-    worker_16: Throughput  # Q2
-    enqueue_only: EnqueueOnly
-    local_latency: Latency  # Q4, served by this process
-    seam: SeamCounts | None
-    probe_start: RunnerProbe  # before Q1's first run
-    probe_end: RunnerProbe  # after the last scenario
-    workers: Throughput | None = None  # Q3 (Postgres)
-    workers_threaded: Throughput | None = None  # Q3, enqueued from several threads
-    worker_count: int = 0
-    remote_latency: Latency | None = None  # Q4, served by a worker process (Postgres)
-
-    @property
-    def floor_us(self) -> float:
-        return median_us(list(self.floors))
-
-    @property
-    def floor_range(self) -> str:
-        values = [f.us_per_commit for f in self.floors]
-        return f"{min(values):,.0f} - {max(values):,.0f}"
 
 
 # ---------------------------------------------------------------- helpers
@@ -388,6 +194,7 @@ def throughput_run(
     floors: FloorSeries,
     poll: float,
     threads: int = 1,
+    others: ProcessCpu | None = None,
 ) -> ThroughputRun:
     """Enqueue ``count`` one-step workflows, wait for all, then sample the floor.
 
@@ -396,11 +203,14 @@ def throughput_run(
     ``threads``: how many threads enqueue at once (1: one after another).
     """
     floor_before = floors.latest_us
+    others_before = others.sample() if others is not None else {}
     wall, epoch, cpu = time.perf_counter(), time.time(), time.process_time()
     handles = _enqueue_all(enqueue, count, threads)
     enqueued, enqueue_cpu = time.perf_counter() - wall, time.process_time() - cpu
     results = _bounded(lambda: _await_all(handles, poll), WAIT_TIMEOUT_SEC, "the queue")
     results_seconds, cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu
+    others_after = others.sample() if others is not None else {}
+    other_cpu = {kind: others_after[kind] - spent for kind, spent in others_before.items()}
     statuses = [DBOS.get_workflow_status(h.workflow_id) for h in handles]
     floor_after = floors.sample().us_per_commit
     completed_ms = [s.completed_at for s in statuses if s is not None and s.completed_at]
@@ -414,6 +224,7 @@ def throughput_run(
         cpu_seconds=cpu_seconds,
         completed=min(correct, succeeded),
         by_executor=dict(by_executor),
+        other_cpu_seconds=other_cpu,
     )
 
 
@@ -467,244 +278,18 @@ def _remote_latency_enqueuer(enqueued_at: float) -> WorkflowHandle[Any]:
     return DBOS.enqueue_workflow(Q4_REMOTE, enqueue_latency, enqueued_at)
 
 
-# ---------------------------------------------------------------- storage calls, all threads
-
-_COMMITTING = ("write_one", "transact")
-_READING = ("read_one", "read_all")
-
-
-def _thread_kind(name: str) -> str:
-    if name == "MainThread":
-        return "enqueuer"
-    if name == "bench-wait":
-        return "waiter"
-    if "queue-runner" in name:
-        return "queue runner"
-    if "executor" in name or name.startswith("ThreadPoolExecutor"):
-        return "workflows"
-    return "other"
-
-
-def _backend() -> Any | None:
-    """The launched runtime's storage backend, through private modules; None if moved."""
-    try:
-        from dbos._api.state import state
-    except ImportError:
-        return None
-    return getattr(getattr(getattr(state, "runtime", None), "db", None), "backend", None)
-
-
-@contextmanager
-def _counting_calls(backend: Any) -> Iterator[tuple[Counter[str], Counter[str]]]:
-    """Count backend calls from every thread, by thread kind; nested calls count once."""
-    commits: Counter[str] = Counter()
-    reads: Counter[str] = Counter()
-    lock = threading.Lock()
-    depth = threading.local()
-
-    def wrap(fn: Callable[..., Any], tally: Counter[str]) -> Callable[..., Any]:
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            level = getattr(depth, "level", 0)
-            if level == 0:
-                with lock:
-                    tally[_thread_kind(threading.current_thread().name)] += 1
-            depth.level = level + 1
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                depth.level = level
-
-        return wrapped
-
-    wrapped: list[str] = []
-    for name in _COMMITTING + _READING:
-        original = getattr(backend, name, None)
-        if original is not None:
-            setattr(backend, name, wrap(original, commits if name in _COMMITTING else reads))
-            wrapped.append(name)
-    try:
-        yield commits, reads
-    finally:
-        for name in wrapped:
-            delattr(backend, name)
-
-
-@contextmanager
-def _counting_runner_passes() -> Iterator[list[int]]:
-    """Count queue-runner passes and claims, through private modules.
-
-    A pass is ``_pass`` (what a wake-up or a poll runs), or ``run_once`` in older builds.
-    """
-    counts = [0, 0]
-    try:
-        from dbos._services.queue_runner import QueueRunnerService
-        from dbos._storage.queues import QueueStore
-    except ImportError:
-        yield counts
-        return
-    method = "_pass" if hasattr(QueueRunnerService, "_pass") else "run_once"
-    real_pass, real_claim = getattr(QueueRunnerService, method), QueueStore.claim
-
-    def counted_pass(self: Any) -> bool:
-        counts[0] += 1
-        return bool(real_pass(self))
-
-    def claim(self: Any, *args: Any, **kwargs: Any) -> Any:
-        counts[1] += 1
-        return real_claim(self, *args, **kwargs)
-
-    setattr(QueueRunnerService, method, counted_pass)
-    QueueStore.claim = claim  # type: ignore[method-assign]
-    try:
-        yield counts
-    finally:
-        setattr(QueueRunnerService, method, real_pass)
-        QueueStore.claim = real_claim  # type: ignore[method-assign]
+# ---------------------------------------------------------------- storage calls per workflow
 
 
 def count_seam(queue: Queue, count: int) -> SeamCounts | None:
     """An untimed Q1 run with every backend call counted, by the kind of thread making it."""
-    backend = _backend()
+    backend = system_backend()
     if backend is None:
         return None
     enqueue = _enqueuer(queue)
-    with _counting_runner_passes() as passes, _counting_calls(backend) as (commits, reads):
+    with counting_runner_passes() as passes, counting_calls(backend) as (commits, reads):
         _warm(enqueue, count, poll=1.0)
     return SeamCounts(count, dict(commits), dict(reads), claims=passes[1], runner_passes=passes[0])
-
-
-# ---------------------------------------------------------------- the idle runner's pass
-
-
-def count_rows(config: DBOSConfig) -> int | None:
-    """Rows in the system database's workflow_status, over a connection of our own."""
-    url = config.get("system_database_url") or ""
-    try:
-        if url.startswith("sqlite:///"):
-            conn = sqlite3.connect(url.removeprefix("sqlite:///"))
-            try:
-                row = conn.execute("SELECT count(*) FROM workflow_status").fetchone()
-            finally:
-                conn.close()
-        else:
-            schema = config.get("dbos_system_schema") or "dbos"
-            with psycopg.connect(url, autocommit=True) as pg:
-                query = sql.SQL("SELECT count(*) FROM {}.workflow_status")
-                row = pg.execute(query.format(sql.Identifier(schema))).fetchone()
-    except (sqlite3.Error, psycopg.Error):
-        return None
-    return None if row is None else int(row[0])
-
-
-def _runner() -> Any | None:
-    """The launched instance's queue runner, through private modules; None if moved."""
-    try:
-        from dbos._api.state import state
-    except ImportError:
-        return None
-    runner = getattr(state.instance, "_queue_runner", None)
-    return runner if callable(getattr(runner, "run_once", None)) else None
-
-
-def probe_runner(config: DBOSConfig, samples: int) -> RunnerProbe:
-    """Time an idle runner's pass (run_once, with nothing to claim), called from here.
-
-    Every local enqueue, and on Postgres every notification, wakes the runner for one such
-    pass: promote due delayed rows, read the versions, one claim per served queue.
-    """
-    from dbos._api.state import state
-
-    rt = state.runtime
-    served = len(rt.queue_catalog.served()) if rt is not None else 0
-    runner = _runner()
-    pass_ms: float | None = None
-    if runner is not None:
-        durations = []
-        for _ in range(samples):
-            started = time.perf_counter()
-            runner.run_once()
-            durations.append(time.perf_counter() - started)
-        pass_ms = statistics.median(durations) * 1e3
-    return RunnerProbe(count_rows(config), pass_ms, served)
-
-
-# ---------------------------------------------------------------- worker processes
-
-
-class WorkerProcesses:
-    """Subprocesses serving queues (``queue_worker_proc.py``), each with its executor ID.
-
-    Started together, since each takes a second or more to import and launch; the context
-    exits by closing their stdin and terminating them, then killing any that linger.
-    """
-
-    def __init__(self, config: DBOSConfig, queues_by_worker: list[list[str]]) -> None:
-        self._config = config
-        self._queues = queues_by_worker
-        self._procs: list[subprocess.Popen[str]] = []
-
-    def __enter__(self) -> WorkerProcesses:
-        try:
-            for index, queues in enumerate(self._queues, start=1):
-                self._procs.append(self._spawn(index, queues))
-            deadline = time.monotonic() + WORKER_READY_TIMEOUT_SEC
-            for proc in self._procs:
-                self._await_ready(proc, deadline)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def _spawn(self, index: int, queues: list[str]) -> subprocess.Popen[str]:
-        args = [sys.executable, str(WORKER_SCRIPT), "--config", json.dumps(self._config)]
-        args += ["--executor-id", f"bench-worker-{index}", "--max-seconds", f"{WORKER_MAX_SECONDS}"]
-        for queue in queues:
-            args += ["--queue", queue]
-        return subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-
-    @staticmethod
-    def _await_ready(proc: subprocess.Popen[str], deadline: float) -> None:
-        assert proc.stdout is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(proc.stdout, selectors.EVENT_READ)
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"worker {proc.pid} was not ready in time")
-                if selector.select(remaining):
-                    line = proc.stdout.readline()
-                    if line.strip() == "ready":
-                        return
-                    if not line:
-                        raise RuntimeError(f"worker {proc.pid} exited ({proc.wait()})")
-
-    @property
-    def count(self) -> int:
-        return len(self._procs)
-
-    def stop(self) -> None:
-        for proc in self._procs:
-            if proc.stdin is not None and not proc.stdin.closed:
-                proc.stdin.close()
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self._procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            if proc.stdout is not None:
-                proc.stdout.close()
-        self._procs = []
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 # ---------------------------------------------------------------- the session
@@ -748,18 +333,21 @@ def _worker_scenarios(
     """Q3 and the remote Q4, with the worker processes alive only for them."""
     # Q3's workers serve Q3's queue only; Q4 gets a worker of its own, idle between samples.
     groups = [[Q3_WORKERS] for _ in range(plan.worker_processes)] + [[Q4_REMOTE]]
-    with WorkerProcesses(config, groups):
+    with WorkerProcesses(config, groups) as workers:
         log(name, f"{len(groups)} worker processes ready")
+        others = ProcessCpu(workers.pids[: plan.worker_processes])  # Q4's worker idles
         enqueue = _enqueuer(Q3_WORKERS)
         _warm(enqueue, plan.warmup_workflows, poll=0.05)
         floors.sample()
         runs, threaded = [], []
         for _ in range(plan.rounds):
-            runs.append(throughput_run(enqueue, plan.workflows, floors, poll=1.0))
+            runs.append(throughput_run(enqueue, plan.workflows, floors, 1.0, others=others))
             log(name, f"Q3: {runs[-1].workflows_per_second:,.0f} workflows/s "
                       f"({plan.worker_processes} worker processes)")  # fmt: skip
             threaded.append(
-                throughput_run(enqueue, plan.workflows, floors, 1.0, threads=ENQUEUER_THREADS)
+                throughput_run(
+                    enqueue, plan.workflows, floors, 1.0, threads=ENQUEUER_THREADS, others=others
+                )
             )
             log(name, f"Q3, {ENQUEUER_THREADS} enqueuer threads: "
                       f"{threaded[-1].workflows_per_second:,.0f} workflows/s")  # fmt: skip

@@ -39,7 +39,8 @@ from messaging_scenarios import (
     run_messaging_backend,
 )
 from messaging_scenarios import summary_table as messaging_table
-from queue_scenarios import QUEUE_FULL, QUEUE_QUICK, QueueReport, run_queue_backend
+from queue_results import QueueReport
+from queue_scenarios import QUEUE_FULL, QUEUE_QUICK, run_queue_backend
 from report import BackendReport, summary_table, write_json
 
 # Importing session imports the workload, which registers the benchmark's workflows and
