@@ -1,5 +1,6 @@
 """Three worker processes share one queue: global concurrency holds across them, every job
-runs to completion, and a worker killed with SIGKILL finishes its jobs when it comes back.
+runs to completion, and a worker killed with SIGKILL finishes its jobs when it comes back;
+on a rate-limited queue, the limiter holds across them.
 
 The queue is declared by every worker, or registered in the database by the enqueuer alone.
 """
@@ -115,6 +116,35 @@ def test_workers_share_a_queue_within_its_global_concurrency_and_survive_a_kill(
     finished = [job for event, job, _ in events(log) if event == "end"]
     assert set(finished) == set(range(JOBS))
     assert most_at_once(log, killed_at) <= GLOBAL_CONCURRENCY
+
+
+def test_workers_share_a_rate_limited_queue_within_its_limit(
+    system_database_url: str, pg_schema: str, tmp_path: Path
+) -> None:
+    jobs, limit, period_ms = 12, 4, 1000  # as queue_worker.py declares the limited queue
+    log = tmp_path / "jobs.log"
+    args = (system_database_url, pg_schema, log)
+    workers = {name: serve(*args, name, "limited") for name in ("w1", "w2", "w3")}
+    try:
+        enqueuer = run("enqueue", *args, str(jobs), "limited")
+        _, err = enqueuer.communicate(timeout=60)
+        assert enqueuer.returncode == 0, err
+        waiter = run("await", *args, str(jobs), "limited")
+        out, err = waiter.communicate(timeout=120)
+        assert waiter.returncode == 0, err
+        reader = run("starts", *args, str(jobs), "limited")
+        starts_out, err = reader.communicate(timeout=60)
+        assert reader.returncode == 0, err
+    finally:
+        for worker in workers.values():
+            worker.kill()
+            worker.communicate()
+    assert json.loads(out.strip().splitlines()[-1]) == {f"job-{j}": j * j for j in range(jobs)}
+    starts = sorted(json.loads(starts_out.strip().splitlines()[-1]))
+    # Whichever process claimed them, the (i+limit)-th start waits for the i-th to leave
+    # the window: never more than `limit` starts in any one period.
+    for i in range(len(starts) - limit):
+        assert starts[i + limit] - starts[i] >= period_ms, starts
 
 
 pytestmark = pytest.mark.timeout(240)
