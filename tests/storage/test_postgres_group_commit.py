@@ -8,7 +8,6 @@ advisory lock while the others queue.
 from __future__ import annotations
 
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -25,7 +24,7 @@ from dbos._storage.postgres_group_commit import (
     GroupInterrupted,
     GroupNotCommitted,
 )
-from dbos._storage.postgres_wire import PreparedStatements
+from dbos._storage.postgres_wire import NotEncodable, PipelineFailed, PreparedStatements
 
 DEADLINE_SEC = 10.0
 
@@ -40,11 +39,14 @@ def _until(condition: Callable[[], bool]) -> None:
 class Fake:
     """Stand-ins for the database: ``alone`` blocks on ``gate`` for the query "block"."""
 
-    def __init__(self, fail_together: Exception | None = None) -> None:
+    def __init__(
+        self, fail_together: Exception | None = None, name_the_failed: bool = False
+    ) -> None:
         self.gate = threading.Event()
         self.alone_calls: list[str] = []
         self.groups: list[list[str]] = []
         self.fail_together = fail_together
+        self.name_the_failed = name_the_failed  # as the server does: "bad" rolls back all
 
     def alone(self, query: str, params: Params) -> list[Row]:
         self.alone_calls.append(query)
@@ -58,6 +60,10 @@ class Fake:
         self.groups.append([q for q, _ in statements])
         if self.fail_together is not None:
             raise self.fail_together
+        if self.name_the_failed:
+            bad = [i for i, (q, _) in enumerate(statements) if q.startswith("bad")]
+            if bad:
+                raise GroupNotCommitted("rolled back", failed=bad[0])
         return [[(q,)] for q, _ in statements]
 
 
@@ -84,10 +90,19 @@ def _behind_a_blocked_write(committer: GroupCommitter, fake: Fake, queries: list
     return outcomes
 
 
+def _in_a_thread(fn: Callable[[], Any]) -> Any:
+    """``fn()`` from a thread other than the main one, whose writes always run alone."""
+    outcome: list[Any] = []
+    thread = threading.Thread(target=lambda: outcome.append(fn()))
+    thread.start()
+    thread.join(DEADLINE_SEC)
+    return outcome[0]
+
+
 def test_a_lone_write_runs_alone_at_once() -> None:
     fake = Fake()
     committer = GroupCommitter(fake.alone, fake.together)
-    assert committer.run("one", ()) == [("one",)]
+    assert _in_a_thread(lambda: committer.run("one", ())) == [("one",)]
     assert fake.alone_calls == ["one"] and fake.groups == []
 
 
@@ -120,6 +135,16 @@ def test_when_a_group_did_not_commit_each_write_runs_alone_and_fails_alone() -> 
     assert committer._in_flight == 0
 
 
+def test_the_statement_that_failed_a_group_runs_alone_and_the_rest_go_again_together() -> None:
+    fake = Fake(name_the_failed=True)
+    committer = GroupCommitter(fake.alone, fake.together)
+    outcomes = _behind_a_blocked_write(committer, fake, ["a", "bad", "c", "d"])
+    assert outcomes[0] == [("a",)] and outcomes[2:] == [[("c",)], [("d",)]]
+    assert isinstance(outcomes[1], DuplicateKey)
+    assert [sorted(g) for g in fake.groups] == [["a", "bad", "c", "d"], ["a", "c", "d"]]
+    assert sorted(fake.alone_calls) == ["bad", "block"]
+
+
 def test_a_group_that_may_have_committed_is_never_run_again() -> None:
     error = ValueError("lost track after COMMIT was sent")
     fake = Fake(fail_together=error)
@@ -134,35 +159,18 @@ class Interrupt(BaseException):
     pass
 
 
-def test_an_interrupted_queued_write_leaves_the_queue_and_nothing_waits_for_it() -> None:
+def test_the_main_threads_writes_never_queue() -> None:
+    """Signals reach the main thread: an interrupt there must never strand a group."""
     fake = Fake()
     committer = GroupCommitter(fake.alone, fake.together)
     blocker = threading.Thread(target=committer.run, args=("block", ()))
     blocker.start()
     _until(lambda: fake.alone_calls == ["block"])
-
-    def interrupt(_signum: int, _frame: object) -> None:
-        raise Interrupt
-
-    def send_once_queued() -> None:
-        _until(lambda: len(committer._queued) == 1)
-        os.kill(os.getpid(), signal.SIGUSR1)
-
-    previous = signal.signal(signal.SIGUSR1, interrupt)
-    try:
-        sender = threading.Thread(target=send_once_queued)
-        sender.start()
-        with pytest.raises(Interrupt):
-            committer.run("interrupted", ())  # queued behind "block", in the main thread
-        sender.join(DEADLINE_SEC)
-    finally:
-        signal.signal(signal.SIGUSR1, previous)
+    assert committer.run("main", ()) == [("main",)]  # beside the write in flight
     assert committer._queued == []
     fake.gate.set()
     blocker.join(DEADLINE_SEC)
     assert committer._in_flight == 0
-    assert committer.run("later", ()) == [("later",)]
-    assert "interrupted" not in fake.alone_calls and fake.groups == []
 
 
 def test_writes_whose_leader_is_interrupted_get_an_error_of_their_own() -> None:
@@ -204,12 +212,25 @@ def test_a_pipeline_returns_each_statements_rows_in_one_transaction(table: str) 
     with psycopg.connect(postgres_url(), autocommit=True) as conn:
         rows = prepared.pipeline(conn, [(insert, (1, "a")), (insert, (2, "b"))])
         assert rows == [[(1,)], [(2,)]]
-        with pytest.raises(psycopg.errors.UniqueViolation):
+        with pytest.raises(PipelineFailed) as failed:
             prepared.pipeline(conn, [(insert, (3, "c")), (insert, (1, "again"))])
+        assert failed.value.index == 1
+        assert isinstance(failed.value.error, psycopg.errors.UniqueViolation)
         # Rolled back whole, and the connection is idle and usable again.
         assert conn.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
         assert conn.execute("SELECT 1").fetchone() == (1,)
     assert _rows(table) == [(1, "a"), (2, "b")]
+
+
+def test_a_string_postgres_cannot_take_fails_the_pipeline_before_anything_is_sent(
+    table: str,
+) -> None:
+    insert = f"INSERT INTO {table} (id, v) VALUES (%s, %s) RETURNING id"
+    with psycopg.connect(postgres_url(), autocommit=True) as conn:
+        with pytest.raises(NotEncodable):  # the group commit then runs each write alone
+            PreparedStatements().pipeline(conn, [(insert, (1, "a")), (insert, (2, "\ud800"))])
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+    assert _rows(table) == []
 
 
 def test_a_pipeline_larger_than_the_sockets_buffers_goes_through(table: str) -> None:
@@ -299,10 +320,11 @@ def test_only_small_shareable_statements_that_set_no_local_state_are_grouped(
             _until(lambda: backend._group._in_flight == 1)
             # Runs at once beside the write in flight, instead of queueing behind it; and so
             # does a write that is not shareable.
-            assert backend.write_one(quiet, (7, "quiet"), shareable=True) == [(7,)]
-            assert backend.write_one(insert, (8, "plain")) == [(8,)]
+            write = backend.write_one
+            assert _in_a_thread(lambda: write(quiet, (7, "quiet"), shareable=True)) == [(7,)]
+            assert _in_a_thread(lambda: write(insert, (8, "plain"))) == [(8,)]
             big = "x" * 70_000  # a large one would hold up the writes queued behind it
-            assert backend.write_one(insert, (9, big), shareable=True) == [(9,)]
+            assert _in_a_thread(lambda: write(insert, (9, big), shareable=True)) == [(9,)]
             assert backend._group._queued == []
             holder.execute("SELECT pg_advisory_unlock(%s)", (key,))
             blocker.join(DEADLINE_SEC)

@@ -26,7 +26,7 @@ from dbos._storage.dialect import postgres_dialect
 from dbos._storage.postgres_connections import PooledConnections
 from dbos._storage.postgres_group_commit import GroupCommitter, GroupNotCommitted
 from dbos._storage.postgres_listener import PostgresListener
-from dbos._storage.postgres_wire import NotEncodable, PreparedStatements
+from dbos._storage.postgres_wire import NotEncodable, PipelineFailed, PreparedStatements
 
 T = TypeVar("T")
 logger = logging.getLogger("dbos")
@@ -190,9 +190,13 @@ class PostgresBackend:
         """
         try:
             return self._connections.run(lambda conn: self._prepared.pipeline(conn, statements))
+        except PipelineFailed as exc:  # rolled back: all but the failed one go again
+            raise GroupNotCommitted(str(exc), failed=exc.index) from exc
         except (NotEncodable, psycopg.Error) as exc:
-            # Not sent, rolled back, or the connection lost: running each statement again
-            # alone is what a lone write's retry would do.
+            if isinstance(exc, psycopg.OperationalError) and not self._retry_connection_errors:
+                raise  # a lone write is not retried either: each gets the error
+            # Not sent, or the connection lost (maybe after COMMIT went out): each runs
+            # again alone, which is what a lone write's retry would do.
             raise GroupNotCommitted(str(exc)) from exc
 
     def read_rows(self, query: str, params: Params = ()) -> list[Row]:
@@ -246,9 +250,11 @@ class PostgresBackend:
         Remembered: a batch of the same statements (a stream value and its checkpoint)
         comes again and again, and building and hashing its text anew costs microseconds.
         """
-        if queries in self._folds:
-            return self._folds[queries]
-        folded = None
+        try:
+            return self._folds[queries]  # one lookup: another thread may clear() meanwhile
+        except KeyError:
+            pass
+        folded: str | None = None
         # WITH clauses run in no defined order: statements repeated in one batch (chunks of
         # one insert, whose rows' insertion order matters) keep their order by running in
         # sequence instead.

@@ -33,21 +33,32 @@ from dbos._storage.backend import Params, Row
 
 
 class GroupNotCommitted(Exception):
-    """Raised by ``together`` when running each statement of the group alone is safe.
+    """Raised by ``together`` when the group's writes may run again.
 
-    Nothing was sent, or the server rolled the group back, or the connection was lost: then
-    each write runs again alone, as a lone write is retried after a lost connection.
+    Nothing was sent, or the server rolled the group back, or the connection was lost (a
+    lone write's retry would run its statement again too). ``failed`` is the position of
+    the statement that made the server roll back, when known: the others go again as a
+    group and that one alone, so its error reaches its own caller.
     """
+
+    def __init__(self, message: str, failed: int | None = None) -> None:
+        super().__init__(message)
+        self.failed = failed
+
+
+class GroupInterrupted(Exception):
+    """The thread leading a group was interrupted: its writes' outcomes are unknown."""
 
 
 class _Write:
-    __slots__ = ("error", "group", "params", "query", "rows", "signal")
+    __slots__ = ("error", "group", "params", "query", "rows", "settled", "signal")
 
     def __init__(self, query: str, params: Params) -> None:
         self.query = query
         self.params = params
         self.rows: list[Row] = []
         self.error: BaseException | None = None
+        self.settled = False
         self.group: list[_Write] | None = None  # set when this write's thread leads a group
         self.signal = threading.Event()
 
@@ -62,8 +73,12 @@ class GroupCommitter:
 
     ``alone`` runs one statement on its own (with the backend's retries and error mapping);
     ``together`` runs several in one transaction and returns each one's rows. It raises
-    GroupNotCommitted when each may be run again alone; any other error it raises is
-    every write's error, since the group may have committed.
+    GroupNotCommitted when they may run again; any other error it raises is every write's
+    error, since the group may have committed.
+
+    The main thread's writes always run alone: it is the thread Python delivers signals to,
+    and a KeyboardInterrupt between two steps of the hand-over could leave a group unsent
+    and every later write waiting for it.
     """
 
     def __init__(
@@ -84,6 +99,8 @@ class GroupCommitter:
 
     def run(self, query: str, params: Params) -> list[Row]:
         """The statement's rows, once it has committed (alone or with a group)."""
+        if threading.current_thread() is threading.main_thread():
+            return self._alone(query, params)
         with self._lock:
             if self._in_flight < self._max_in_flight:
                 self._in_flight += 1
@@ -96,30 +113,18 @@ class GroupCommitter:
                 return self._alone(query, params)
             finally:
                 self._pass_on()
-        try:
-            write.signal.wait()
-        except BaseException:  # an interrupt (Ctrl-C in the main thread) while queued
-            with self._lock:
-                queued = write.group is None and write in self._queued
-                if queued:
-                    self._queued.remove(write)
-            if queued or write.group is None:
-                raise  # never sent, or the leader of its group commits it anyway
-            self._lead(write.group)  # made leader meanwhile: the group must still go out
-            raise
-        if write.group is not None:  # this thread leads: it commits the group for everyone
-            self._lead(write.group)
+        write.signal.wait()
+        group = write.group
+        if group is not None:  # this thread leads: it commits the group for everyone
+            try:
+                self._commit(group)
+            finally:
+                # The next group goes out before this one's threads wake up and compete for
+                # the interpreter with whoever leads it.
+                self._pass_on()
+                for member in group[1:]:
+                    member.signal.set()
         return write.outcome()
-
-    def _lead(self, group: list[_Write]) -> None:
-        try:
-            self._commit(group)
-        finally:
-            # The next group goes out before this one's threads wake up and compete for
-            # the interpreter with whoever leads it.
-            self._pass_on()
-            for member in group[1:]:
-                member.signal.set()
 
     def _pass_on(self) -> None:
         """A write in flight is done: hand its place to the queued writes, as one group."""
@@ -129,39 +134,41 @@ class GroupCommitter:
                 return
             group = self._queued[: self._max_group]
             del self._queued[: self._max_group]
-            group[0].group = group  # under the lock: an interrupted waiter checks it there
+        group[0].group = group
         group[0].signal.set()
 
     def _commit(self, group: list[_Write]) -> None:
-        done = 0
+        pending = list(group)
         try:
-            results = None
-            if len(group) > 1:
+            while len(pending) > 1:
                 try:
-                    results = self._together([(w.query, w.params) for w in group])
-                except GroupNotCommitted:
-                    results = None  # each write runs alone, and fails alone
-                except Exception as exc:  # the group may have committed: nothing to re-run
-                    for write in group:
-                        write.error = exc
+                    results = self._together([(w.query, w.params) for w in pending])
+                except GroupNotCommitted as exc:
+                    if exc.failed is None:
+                        break  # which one failed is not known: each runs alone
+                    self._run_alone(pending.pop(exc.failed))  # fails alone; the rest go again
+                    continue
+                except Exception as exc:  # the group may have committed: nothing runs again
+                    for write in pending:
+                        write.error, write.settled = exc, True
                     return
-            for index, write in enumerate(group):
-                try:
-                    if results is not None:
-                        write.rows = results[index]
-                    else:
-                        write.rows = self._alone(write.query, write.params)
-                except Exception as exc:
-                    write.error = exc
-                done += 1
+                for write, rows in zip(pending, results, strict=True):
+                    write.rows, write.settled = rows, True
+                return
+            for write in pending:
+                self._run_alone(write)
         except BaseException as exc:  # an interrupt: the rest fail, with an error of their own
-            for write in group[done:]:
-                write.error = GroupInterrupted(
-                    f"the thread committing this write was interrupted ({exc!r}); "
-                    "the write may or may not have committed"
-                )
+            for write in group:
+                if not write.settled:
+                    write.error = GroupInterrupted(
+                        f"the thread committing this write was interrupted ({exc!r}); "
+                        "the write may or may not have committed"
+                    )
             raise
 
-
-class GroupInterrupted(Exception):
-    """The thread leading a group was interrupted: its writes' outcomes are unknown."""
+    def _run_alone(self, write: _Write) -> None:
+        try:
+            write.rows = self._alone(write.query, write.params)
+        except Exception as exc:
+            write.error = exc
+        write.settled = True

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import select
 import threading
 import time
 import weakref
@@ -26,6 +25,7 @@ from typing import Any
 import psycopg
 from psycopg import pq
 
+from dbos._storage import socket_wait
 from dbos._storage.dialect import ON_DEMAND_CHANNELS
 
 logger = logging.getLogger("dbos")
@@ -142,7 +142,7 @@ class PostgresListener:
             self._listen_wanted(pgconn)
             got = _drain(pgconn)
             if not got:
-                ready, _, _ = select.select([pgconn.socket, self._wake_read], [], [], timeout_sec)
+                ready, _ = socket_wait.wait([pgconn.socket, self._wake_read], (), timeout_sec)
                 if self._wake_read in ready:
                     self._take_wake_bytes()
                     self._listen_wanted(pgconn)

@@ -9,7 +9,6 @@ parameters. Anything this path cannot encode falls back to ordinary psycopg.
 from __future__ import annotations
 
 import hashlib
-import select
 import weakref
 from collections.abc import Sequence
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import errors, pq
 
+from dbos._storage import socket_wait
 from dbos._storage.backend import Params, Row
 
 _OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
@@ -24,11 +24,23 @@ _INT_OIDS = frozenset({20, 21, 23, 26})  # int8, int2, int4, oid
 _FLOAT_OIDS = frozenset({700, 701, 1700})  # float4, float8, numeric
 _BOOL_OID = 16
 _ENCODABLE = frozenset({str, int, bool, float, type(None)})  # what _encode takes
-_poll_available = hasattr(select, "poll")  # not on Windows, where select has no fd cap
 
 
 class NotEncodable(Exception):
     """A parameter this path does not encode; the caller uses psycopg instead."""
+
+
+class PipelineFailed(Exception):
+    """A statement of a pipeline failed, so its transaction was rolled back.
+
+    ``index`` is the failed statement's position (None when COMMIT itself failed);
+    ``error`` is the server's error, as psycopg raises it.
+    """
+
+    def __init__(self, error: psycopg.Error, index: int | None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.index = index
 
 
 def to_dollar_placeholders(query: str) -> bytes:
@@ -46,7 +58,10 @@ def _encode(value: Any) -> bytes | None:
         return None
     kind = type(value)
     if kind is str:
-        return value.encode()  # type: ignore[no-any-return]
+        try:
+            return value.encode()  # type: ignore[no-any-return]
+        except UnicodeEncodeError:  # a lone surrogate: psycopg reports it for this statement
+            raise NotEncodable("a string that is not valid UTF-8") from None
     if kind is int:
         return str(value).encode()
     if kind is bool:
@@ -116,7 +131,7 @@ class PreparedStatements:
         """Run ``statements`` in one transaction and one round trip; the rows of each.
 
         NotEncodable if one of them cannot go this way (nothing was sent). If a statement
-        fails, the transaction is rolled back and its error raised.
+        fails, the transaction is rolled back and PipelineFailed raised.
         """
         named = []
         for query, params in statements:
@@ -140,12 +155,15 @@ class PreparedStatements:
                     pgconn.exit_pipeline_mode()
                 except psycopg.OperationalError:
                     pass  # results left unread: the connection is broken, the pool drops it
-        failed = next((r for r in results if r.status not in _OK), None)
+        failed = next((i for i, r in enumerate(results) if r.status not in _OK), None)
         if failed is not None:
             self._check_connection(pgconn)
             if pgconn.transaction_status != pq.TransactionStatus.IDLE:
                 pgconn.exec_(b"ROLLBACK")
-            raise errors.error_from_result(failed, encoding="utf-8")
+            error = errors.error_from_result(results[failed], encoding="utf-8")
+            # results[0] is BEGIN's, and the one after the statements COMMIT's.
+            index = failed - 1 if 0 < failed <= len(named) else None
+            raise PipelineFailed(error, index)
         return [_decode(r) for r in results[1:-1]]  # BEGIN and COMMIT left out
 
     def _prepare(self, conn: psycopg.Connection[Any], query: str) -> bytes | None:
@@ -177,22 +195,6 @@ class PreparedStatements:
             raise psycopg.OperationalError("the connection to the system database was lost")
 
 
-def _wait(fd: int, writable: bool) -> bool:
-    """Block until ``fd`` is readable (or, with ``writable``, writable); True if readable.
-
-    The wait lets other threads run: psycopg's binary PGconn.get_result holds the GIL while
-    it blocks, so it is only called once a result is in. poll has no limit on descriptor
-    numbers, which select has (1024), and a busy server process can pass it.
-    """
-    if _poll_available:
-        poller = select.poll()
-        poller.register(fd, select.POLLIN | (select.POLLOUT if writable else 0))
-        events = [event for _, event in poller.poll()]
-        return any(event & (select.POLLIN | select.POLLERR | select.POLLHUP) for event in events)
-    readable, _, _ = select.select([fd], [fd] if writable else [], [])
-    return bool(readable)
-
-
 def _send_all(pgconn: pq.abc.PGconn) -> None:
     """Push out what libpq still buffers of the pipeline.
 
@@ -201,7 +203,8 @@ def _send_all(pgconn: pq.abc.PGconn) -> None:
     stalling on a full send buffer of its own.
     """
     while pgconn.flush() == 1:
-        if _wait(pgconn.socket, writable=True):
+        readable, _ = socket_wait.wait([pgconn.socket], [pgconn.socket])
+        if readable:
             pgconn.consume_input()
 
 
@@ -210,7 +213,9 @@ def _pipeline_results(pgconn: pq.abc.PGconn) -> list[pq.abc.PGresult]:
     results: list[pq.abc.PGresult] = []
     while True:
         while pgconn.is_busy():
-            _wait(pgconn.socket, writable=False)
+            # Not get_result's own wait: psycopg's binary PGconn.get_result holds the GIL
+            # while it blocks, so it is only called once a result is in.
+            socket_wait.wait([pgconn.socket])
             pgconn.consume_input()
         result = pgconn.get_result()
         if result is None:
