@@ -11,6 +11,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -258,56 +259,12 @@ def test_a_pipeline_works_on_a_descriptor_past_1024(table: str) -> None:
     assert _rows(table) == [(1, "a"), (2, "b")]
 
 
-def test_the_backend_groups_queued_writes_and_a_failure_stays_with_its_caller(
-    table: str,
-) -> None:
-    backend = PostgresBackend(postgres_url(), schema="public", pool_size=4)
-    insert = f"INSERT INTO {table} (id, v) VALUES (%s, %s) RETURNING id"
-    key = time.time_ns() % 2**31
-    outcomes: list[Any] = [None] * 4
-    try:
-        backend.write_one(insert, (1, "taken"))
-        with psycopg.connect(postgres_url(), autocommit=True) as holder:
-            holder.execute("SELECT pg_advisory_lock(%s)", (key,))
-            blocker = threading.Thread(
-                target=backend.write_one,
-                args=("SELECT pg_advisory_xact_lock(%s)", (key,)),
-                kwargs={"shareable": True},
-            )
-            blocker.start()
-
-            def write(i: int) -> None:
-                try:
-                    ident = 1 if i == 0 else i + 1  # the first collides with "taken"
-                    outcomes[i] = backend.write_one(insert, (ident, f"v{i}"), shareable=True)
-                except Exception as exc:
-                    outcomes[i] = exc
-
-            threads = [threading.Thread(target=write, args=(i,)) for i in range(4)]
-            for thread in threads:
-                thread.start()
-            _until(lambda: len(backend._group._queued) == 4)
-            holder.execute("SELECT pg_advisory_unlock(%s)", (key,))
-            for thread in [blocker, *threads]:
-                thread.join(DEADLINE_SEC)
-    finally:
-        backend.close()
-    assert isinstance(outcomes[0], DuplicateKey)
-    assert outcomes[1:] == [[(2,)], [(3,)], [(4,)]]
-    assert _rows(table) == [(1, "taken"), (2, "v1"), (3, "v2"), (4, "v3")]
-
-
-def test_only_small_shareable_statements_that_set_no_local_state_are_grouped(
-    table: str,
-) -> None:
-    """A quiet enqueue's set_config(..., true) would silence the trigger for its whole group."""
+@contextmanager
+def _a_write_in_flight() -> Iterator[tuple[PostgresBackend, Callable[[], None]]]:
+    """A backend whose one shareable write in flight waits on an advisory lock, and the
+    function that lets it finish (called at the latest when the block ends)."""
     backend = PostgresBackend(postgres_url(), schema="public", pool_size=4)
     key = time.time_ns() % 2**31
-    insert = f"INSERT INTO {table} (id, v) VALUES (%s, %s) RETURNING id"
-    quiet = (
-        f"INSERT INTO {table} (id, v) VALUES (%s, (SELECT CAST(%s AS TEXT) FROM "
-        "(SELECT set_config('dbos.quiet_enqueue', 'on', true)) AS quiet)) RETURNING id"
-    )
     try:
         with psycopg.connect(postgres_url(), autocommit=True) as holder:
             holder.execute("SELECT pg_advisory_lock(%s)", (key,))
@@ -318,16 +275,63 @@ def test_only_small_shareable_statements_that_set_no_local_state_are_grouped(
             )
             blocker.start()
             _until(lambda: backend._group._in_flight == 1)
-            # Runs at once beside the write in flight, instead of queueing behind it; and so
-            # does a write that is not shareable.
-            write = backend.write_one
-            assert _in_a_thread(lambda: write(quiet, (7, "quiet"), shareable=True)) == [(7,)]
-            assert _in_a_thread(lambda: write(insert, (8, "plain"))) == [(8,)]
-            big = "x" * 70_000  # a large one would hold up the writes queued behind it
-            assert _in_a_thread(lambda: write(insert, (9, big), shareable=True)) == [(9,)]
-            assert backend._group._queued == []
-            holder.execute("SELECT pg_advisory_unlock(%s)", (key,))
-            blocker.join(DEADLINE_SEC)
+
+            def release() -> None:
+                if blocker.is_alive():
+                    holder.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                    blocker.join(DEADLINE_SEC)
+
+            try:
+                yield backend, release
+            finally:
+                release()
     finally:
         backend.close()
+
+
+def test_the_backend_groups_queued_writes_and_a_failure_stays_with_its_caller(
+    table: str,
+) -> None:
+    insert = f"INSERT INTO {table} (id, v) VALUES (%s, %s) RETURNING id"
+    outcomes: list[Any] = [None] * 4
+    with _a_write_in_flight() as (backend, release):
+        backend.write_one(insert, (1, "taken"))
+
+        def write(i: int) -> None:
+            try:
+                ident = 1 if i == 0 else i + 1  # the first collides with "taken"
+                outcomes[i] = backend.write_one(insert, (ident, f"v{i}"), shareable=True)
+            except Exception as exc:
+                outcomes[i] = exc
+
+        threads = [threading.Thread(target=write, args=(i,)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        _until(lambda: len(backend._group._queued) == 4)
+        release()
+        for thread in threads:
+            thread.join(DEADLINE_SEC)
+    assert isinstance(outcomes[0], DuplicateKey)
+    assert outcomes[1:] == [[(2,)], [(3,)], [(4,)]]
+    assert _rows(table) == [(1, "taken"), (2, "v1"), (3, "v2"), (4, "v3")]
+
+
+def test_only_small_shareable_statements_that_set_no_local_state_are_grouped(
+    table: str,
+) -> None:
+    """A quiet enqueue's set_config(..., true) would silence the trigger for its whole group."""
+    insert = f"INSERT INTO {table} (id, v) VALUES (%s, %s) RETURNING id"
+    quiet = (
+        f"INSERT INTO {table} (id, v) VALUES (%s, (SELECT CAST(%s AS TEXT) FROM "
+        "(SELECT set_config('dbos.quiet_enqueue', 'on', true)) AS quiet)) RETURNING id"
+    )
+    with _a_write_in_flight() as (backend, _):
+        # Runs at once beside the write in flight, instead of queueing behind it; and so
+        # does a write that is not shareable.
+        write = backend.write_one
+        assert _in_a_thread(lambda: write(quiet, (7, "quiet"), shareable=True)) == [(7,)]
+        assert _in_a_thread(lambda: write(insert, (8, "plain"))) == [(8,)]
+        big = "x" * 70_000  # a large one would hold up the writes queued behind it
+        assert _in_a_thread(lambda: write(insert, (9, big), shareable=True)) == [(9,)]
+        assert backend._group._queued == []
     assert [r[0] for r in _rows(table)] == [7, 8, 9]
