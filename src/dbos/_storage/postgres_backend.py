@@ -42,6 +42,7 @@ _RETRIABLE_CLASSES = ("08", "53", "57")
 _PROTOCOL_VIOLATION = "08P01"
 _PROTOCOL_VIOLATION_RETRIES = 3
 _SETS_LOCAL_STATE = "set_config("
+# Folded statement texts remembered (see _folded) before the memory starts over.
 _MAX_FOLDS = 1024
 # Statements with more text than this in their parameters are never grouped.
 _MAX_GROUPED_BYTES = 64 * 1024

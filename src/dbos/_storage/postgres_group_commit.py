@@ -12,16 +12,16 @@ write in flight finishes, the first queued thread takes everything queued (up to
 ``max_group``) and sends it as one pipeline: BEGIN, each statement, COMMIT, in one round trip
 and one flush. Nobody is answered before that COMMIT has returned, so durability is as before.
 
-Measured on a 2-core machine (benchmarks, queue and checkpoint suites): two worker processes
-fed by one enqueuer ran 20% more workflows a second, and the server spent about 30% less CPU
-per workflow. The price is parallelism inside one process: 64 workflows started at once in
-one process, each of three trivial steps, ran about 25% slower, because their statements no
-longer execute on several server backends at once. Work that spends real time in its steps
-hides that price; a fleet sharing one database gains the server's CPU.
+The backend sends only the writes that running workflows make as they go (checkpoints and
+outcomes, marked shareable by their stores) through here: a write on a caller's path, such
+as starting a workflow, would wait behind a group in flight. Measured on a 2-core machine:
+two worker processes fed by one enqueuer ran 15-25% more workflows a second, the server
+spent about 30% less CPU per workflow, and 64 three-step workflows started at once in one
+process ran about 10% faster.
 
-If anything in a group fails, the transaction is rolled back and each of its writes runs
-again alone, so an error reaches its own caller only, in the form it would have had alone
-(retries and error mapping included), while the other writes commit as they would have.
+If the server rolls a group back, the statement that failed runs alone, so its error reaches
+its own caller only, in the form it would have had alone (retries and error mapping
+included), and the others go again as a group.
 """
 
 from __future__ import annotations
