@@ -167,5 +167,11 @@ def median_us(samples: list[FloorResult]) -> float:
     return statistics.median(s.us_per_commit for s in samples)
 
 
+def range_text(samples: list[FloorResult]) -> str:
+    """The lowest and highest us/commit of a run's floor samples, for its table."""
+    values = [s.us_per_commit for s in samples]
+    return f"{min(values):,.0f} - {max(values):,.0f}"
+
+
 def median_cpu_us(samples: list[FloorResult]) -> float:
     return statistics.median(s.cpu_us_per_commit for s in samples)

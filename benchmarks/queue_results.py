@@ -7,7 +7,7 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 
-from floor import FloorResult, median_us
+from floor import FloorResult, median_us, range_text
 from scenarios import Bracketed
 
 # ---------------------------------------------------------------- results
@@ -204,5 +204,4 @@ class QueueReport:
 
     @property
     def floor_range(self) -> str:
-        values = [f.us_per_commit for f in self.floors]
-        return f"{min(values):,.0f} - {max(values):,.0f}"
+        return range_text(list(self.floors))

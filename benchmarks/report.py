@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from floor import FloorResult, median_cpu_us, median_us
+from floor import FloorResult, median_cpu_us, median_us, range_text
 from profiling import CATEGORIES, ProfileResult
 from scenarios import Bracketed, InFlightResult, LongWorkflowResult, Timing
 from storage_calls import SeamReport
@@ -42,8 +42,7 @@ class BackendReport:
 
     @property
     def floor_range(self) -> str:
-        values = [f.us_per_commit for f in self.floors]
-        return f"{min(values):,.0f} - {max(values):,.0f}"
+        return range_text(list(self.floors))
 
     @property
     def floor_cpu_us(self) -> float:
