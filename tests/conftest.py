@@ -7,8 +7,12 @@ database per test. Without a reachable server they skip locally and fail in CI (
 from __future__ import annotations
 
 import os
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 import pytest
@@ -96,3 +100,33 @@ def dbos(config: DBOSConfig, clean_dbos: None) -> Iterator[type[DBOS]]:
     DBOS(config=config)
     DBOS.launch()
     yield DBOS
+
+
+@contextmanager
+def write_held_in_flight(backend: Any) -> Iterator[Callable[[], None]]:
+    """A shareable write on a Postgres ``backend`` that waits on an advisory lock, so what
+    the block does meets a write in flight; yields the function that lets it finish, which
+    the block's end calls too."""
+    key = time.time_ns() % 2**31
+    with psycopg.connect(postgres_url(), autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (key,))
+        blocker = threading.Thread(
+            target=backend.write_one,
+            args=("SELECT pg_advisory_xact_lock(%s)", (key,)),
+            kwargs={"shareable": True},
+        )
+        blocker.start()
+        deadline = time.monotonic() + 10
+        while backend._group._in_flight != 1:
+            assert time.monotonic() < deadline, "the write never went out"
+            time.sleep(0.001)
+
+        def release() -> None:
+            if blocker.is_alive():
+                holder.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                blocker.join(10)
+
+        try:
+            yield release
+        finally:
+            release()

@@ -11,10 +11,9 @@ import threading
 import time
 from typing import Any
 
-import psycopg
 import pytest
 from system_tables import SystemTables
-from tests.conftest import postgres_url
+from tests.conftest import write_held_in_flight
 
 from dbos import DBOS, SetWorkflowID
 from dbos._api.state import state
@@ -49,15 +48,7 @@ def test_concurrent_workflows_checkpoints_are_committed_together_and_right(
         release.wait(10)
         return double(i) + double(i + 1)
 
-    key = time.time_ns() % 2**31
-    with psycopg.connect(postgres_url(), autocommit=True) as holder:
-        holder.execute("SELECT pg_advisory_lock(%s)", (key,))
-        blocker = threading.Thread(
-            target=pg.write_one,
-            args=("SELECT pg_advisory_xact_lock(%s)", (key,)),
-            kwargs={"shareable": True},
-        )
-        blocker.start()
+    with write_held_in_flight(pg) as release_write:
         handles = []
         for i in range(WORKFLOWS):
             with SetWorkflowID(f"grouped-{i}"):
@@ -67,8 +58,7 @@ def test_concurrent_workflows_checkpoints_are_committed_together_and_right(
         while len(pg._group._queued) < WORKFLOWS:  # every first checkpoint waits its turn
             assert time.monotonic() < deadline, "the checkpoints did not queue"
             time.sleep(0.001)
-        holder.execute("SELECT pg_advisory_unlock(%s)", (key,))
-        blocker.join(10)
+        release_write()
     assert [h.get_result() for h in handles] == [4 * i + 2 for i in range(WORKFLOWS)]
     # The first checkpoints queued behind the write in flight and went out as one group.
     assert groups and len(groups[0]) == WORKFLOWS

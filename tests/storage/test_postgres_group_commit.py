@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from tests.conftest import postgres_url, require_postgres
+from tests.conftest import postgres_url, require_postgres, write_held_in_flight
 
 from dbos._storage.backend import DuplicateKey, Params, Row
 from dbos._storage.postgres_backend import PostgresBackend
@@ -261,30 +261,11 @@ def test_a_pipeline_works_on_a_descriptor_past_1024(table: str) -> None:
 
 @contextmanager
 def _a_write_in_flight() -> Iterator[tuple[PostgresBackend, Callable[[], None]]]:
-    """A backend whose one shareable write in flight waits on an advisory lock, and the
-    function that lets it finish (called at the latest when the block ends)."""
+    """A backend with a shareable write held in flight (see write_held_in_flight)."""
     backend = PostgresBackend(postgres_url(), schema="public", pool_size=4)
-    key = time.time_ns() % 2**31
     try:
-        with psycopg.connect(postgres_url(), autocommit=True) as holder:
-            holder.execute("SELECT pg_advisory_lock(%s)", (key,))
-            blocker = threading.Thread(
-                target=backend.write_one,
-                args=("SELECT pg_advisory_xact_lock(%s)", (key,)),
-                kwargs={"shareable": True},
-            )
-            blocker.start()
-            _until(lambda: backend._group._in_flight == 1)
-
-            def release() -> None:
-                if blocker.is_alive():
-                    holder.execute("SELECT pg_advisory_unlock(%s)", (key,))
-                    blocker.join(DEADLINE_SEC)
-
-            try:
-                yield backend, release
-            finally:
-                release()
+        with write_held_in_flight(backend) as release:
+            yield backend, release
     finally:
         backend.close()
 
